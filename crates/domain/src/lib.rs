@@ -1,0 +1,15 @@
+//! Storefleet's domain: what a store is and how it moves through its life. Pure data and decisions, no I/O.
+
+pub mod condition;
+pub mod engine;
+pub mod lifecycle;
+pub mod name;
+pub mod plan;
+pub mod store;
+
+pub use condition::{Condition, ConditionStatus, ConditionType, Conditions};
+pub use engine::Engine;
+pub use lifecycle::{next_action, Action, Phase};
+pub use name::{NameError, StoreName};
+pub use plan::{Plan, PlanLimits};
+pub use store::{namespace_for, Store, StoreId, Ttl, TtlError};
