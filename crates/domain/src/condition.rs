@@ -117,19 +117,46 @@ mod tests {
         let kind = ConditionType::WorkloadsReady;
         conditions.set(kind, ConditionStatus::False, "Waiting", "0/1", at(10));
         conditions.set(kind, ConditionStatus::False, "Waiting", "0/2", at(20));
-        assert_eq!(conditions.get(kind).map(|c| c.last_transition_time), Some(at(10)));
-        assert_eq!(conditions.get(kind).map(|c| c.message.as_str()), Some("0/2"));
+        assert_eq!(
+            conditions.get(kind).map(|c| c.last_transition_time),
+            Some(at(10))
+        );
+        assert_eq!(
+            conditions.get(kind).map(|c| c.message.as_str()),
+            Some("0/2")
+        );
         conditions.set(kind, ConditionStatus::True, "Ready", "all ready", at(30));
-        assert_eq!(conditions.get(kind).map(|c| c.last_transition_time), Some(at(30)));
+        assert_eq!(
+            conditions.get(kind).map(|c| c.last_transition_time),
+            Some(at(30))
+        );
         assert!(conditions.is_true(kind));
     }
 
     #[test]
     fn conditions_are_kept_in_provisioning_order() {
         let mut conditions = Conditions::default();
-        conditions.set(ConditionType::ReleaseInstalled, ConditionStatus::True, "A", "", at(1));
-        conditions.set(ConditionType::NamespaceReady, ConditionStatus::True, "A", "", at(1));
+        conditions.set(
+            ConditionType::ReleaseInstalled,
+            ConditionStatus::True,
+            "A",
+            "",
+            at(1),
+        );
+        conditions.set(
+            ConditionType::NamespaceReady,
+            ConditionStatus::True,
+            "A",
+            "",
+            at(1),
+        );
         let kinds: Vec<_> = conditions.0.iter().map(|c| c.kind).collect();
-        assert_eq!(kinds, vec![ConditionType::NamespaceReady, ConditionType::ReleaseInstalled]);
+        assert_eq!(
+            kinds,
+            vec![
+                ConditionType::NamespaceReady,
+                ConditionType::ReleaseInstalled
+            ]
+        );
     }
 }

@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn provisioning_takes_the_first_condition_that_is_not_true() {
-        let conditions = with_true(&[ConditionType::NamespaceReady, ConditionType::GuardrailsApplied]);
+        let conditions = with_true(&[
+            ConditionType::NamespaceReady,
+            ConditionType::GuardrailsApplied,
+        ]);
         assert_eq!(
             next_action(Phase::Provisioning, &conditions, true),
             Action::Provision(ConditionType::ReleaseInstalled)
@@ -149,7 +152,10 @@ mod tests {
             Action::Provision(ConditionType::OrderCheckPassed)
         );
         let all = with_true(&ConditionType::ORDER);
-        assert_eq!(next_action(Phase::Provisioning, &all, true), Action::MarkReady);
+        assert_eq!(
+            next_action(Phase::Provisioning, &all, true),
+            Action::MarkReady
+        );
     }
 
     #[test]
@@ -163,7 +169,10 @@ mod tests {
     #[test]
     fn deleting_uninstalls_then_deletes_the_namespace_then_waits() {
         let mut conditions = with_true(&ConditionType::ORDER);
-        assert_eq!(next_action(Phase::Deleting, &conditions, true), Action::UninstallRelease);
+        assert_eq!(
+            next_action(Phase::Deleting, &conditions, true),
+            Action::UninstallRelease
+        );
         conditions.set(
             ConditionType::ReleaseInstalled,
             ConditionStatus::False,
@@ -171,7 +180,10 @@ mod tests {
             "",
             Utc::now(),
         );
-        assert_eq!(next_action(Phase::Deleting, &conditions, true), Action::DeleteNamespace);
+        assert_eq!(
+            next_action(Phase::Deleting, &conditions, true),
+            Action::DeleteNamespace
+        );
         conditions.set(
             ConditionType::NamespaceReady,
             ConditionStatus::False,
@@ -179,13 +191,19 @@ mod tests {
             "",
             Utc::now(),
         );
-        assert_eq!(next_action(Phase::Deleting, &conditions, true), Action::AwaitNamespaceGone);
+        assert_eq!(
+            next_action(Phase::Deleting, &conditions, true),
+            Action::AwaitNamespaceGone
+        );
     }
 
     #[test]
     fn settled_phases_need_nothing() {
         for phase in [Phase::Ready, Phase::Failed, Phase::Deleted] {
-            assert_eq!(next_action(phase, &Conditions::default(), true), Action::Nothing);
+            assert_eq!(
+                next_action(phase, &Conditions::default(), true),
+                Action::Nothing
+            );
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use crate::{Conditions, Engine, Phase, Plan, StoreName};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A store's id: a UUID v7, so ids sort by creation time.
@@ -53,7 +52,9 @@ pub const TTL_MAX_SECONDS: u64 = 30 * 24 * 3600;
 pub struct Ttl(u64);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("ttl_seconds is {0}; allowed: {TTL_MIN_SECONDS} (5 minutes) to {TTL_MAX_SECONDS} (30 days)")]
+#[error(
+    "ttl_seconds is {0}; allowed: {TTL_MIN_SECONDS} (5 minutes) to {TTL_MAX_SECONDS} (30 days)"
+)]
 pub struct TtlError(pub u64);
 
 impl Ttl {

@@ -1,0 +1,95 @@
+//! The audit log: who did what to which store, from where, and how it ended.
+
+use crate::{millis, rows, StateError, StateStore};
+use chrono::{DateTime, Utc};
+use sqlx::{Any, Row, Transaction};
+
+/// One audit entry to record. Written in the same transaction as the change it describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+    /// `succeeded` or `denied`; a denial carries its reason in `detail`.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub entry: AuditEntry,
+}
+
+pub(crate) async fn insert_audit(
+    tx: &mut Transaction<'_, Any>,
+    entry: &AuditEntry,
+    now: DateTime<Utc>,
+) -> Result<(), StateError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, target, source_ip, request_id, outcome, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(millis(now))
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(&entry.source_ip)
+    .bind(&entry.request_id)
+    .bind(&entry.outcome)
+    .bind(&entry.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl StateStore {
+    /// Record an entry on its own, for decisions that changed nothing else (a denial).
+    pub async fn record_audit(
+        &self,
+        entry: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool().begin().await?;
+        insert_audit(&mut tx, entry, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Newest entries first; `before` pages backwards through older ones.
+    pub async fn list_audit(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StateError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, source_ip, request_id, outcome, detail \
+             FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRecord {
+                    id: row.try_get("id")?,
+                    at: rows::time(row.try_get("at")?)?,
+                    entry: AuditEntry {
+                        actor: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        target: row.try_get("target")?,
+                        source_ip: row.try_get("source_ip")?,
+                        request_id: row.try_get("request_id")?,
+                        outcome: row.try_get("outcome")?,
+                        detail: row.try_get("detail")?,
+                    },
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,322 @@
+//! Creating, reading and deleting stores: each change is one transaction with its audit entry.
+
+use crate::audit::{insert_audit, AuditEntry};
+use crate::events::{insert_event, NewEvent};
+use crate::rows::{conditions_json, store_from_row, STORE_COLUMNS};
+use crate::{millis, Dialect, StateError, StateStore, WORK_CHANNEL};
+use chrono::{DateTime, Utc};
+use sqlx::{Any, Row, Transaction};
+use storefleet_domain::{
+    namespace_for, Conditions, Engine, Phase, Plan, Store, StoreId, StoreName,
+};
+use uuid::Uuid;
+
+/// What a caller asks for; already validated at the edge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStore {
+    pub name: StoreName,
+    pub owner: String,
+    pub engine: Engine,
+    pub plan: Plan,
+    pub cluster: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub deadline_at: DateTime<Utc>,
+    /// The caller's `Idempotency-Key` and a hash of the request body it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// Quotas enforced inside the create transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateLimits {
+    pub per_user: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateOutcome {
+    pub store: Store,
+    /// True when an earlier request with the same idempotency key created the store.
+    pub replayed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("you already have {limit} stores, the most allowed per user; delete one first")]
+    UserQuota { limit: i64 },
+    #[error("the platform already runs {limit} stores, the most it allows; try again later")]
+    TotalQuota { limit: i64 },
+    #[error("you already have a store named {0:?}; pick another name or delete that store")]
+    NameTaken(String),
+    #[error("this Idempotency-Key was used with a different request body; use a new key for a new request")]
+    IdempotencyMismatch,
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(e: sqlx::Error) -> Self {
+        CreateError::State(StateError::Database(e))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteOutcome {
+    /// Deletion was requested now.
+    Requested(Store),
+    /// Deletion had already been requested; nothing changed.
+    AlreadyDeleting(Store),
+}
+
+impl StateStore {
+    /// Create a store: idempotency check, quotas, the row, its first event and the audit entry,
+    /// all in one transaction. Creates are serialized through one gate row so concurrent
+    /// requests cannot overshoot a quota or create twice under one idempotency key.
+    pub async fn create_store(
+        &self,
+        new: NewStore,
+        limits: CreateLimits,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<CreateOutcome, CreateError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE create_gate SET seq = seq + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+
+        if let Some((key, hash)) = &new.idempotency {
+            let earlier = sqlx::query(
+                "SELECT request_hash, store_id FROM idempotency_keys WHERE owner = $1 AND key = $2",
+            )
+            .bind(&new.owner)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = earlier {
+                let earlier_hash: String = row.try_get("request_hash")?;
+                if &earlier_hash != hash {
+                    return Err(CreateError::IdempotencyMismatch);
+                }
+                let store_id: String = row.try_get("store_id")?;
+                let store = fetch_store(&mut tx, &store_id).await?.ok_or_else(|| {
+                    StateError::Corrupt(format!(
+                        "idempotency key points at missing store {store_id}"
+                    ))
+                })?;
+                return Ok(CreateOutcome {
+                    store,
+                    replayed: true,
+                });
+            }
+        }
+
+        let live = Phase::Deleted.as_str();
+        let (owned,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM stores WHERE owner = $1 AND phase <> $2")
+                .bind(&new.owner)
+                .bind(live)
+                .fetch_one(&mut *tx)
+                .await?;
+        if owned >= limits.per_user {
+            return Err(CreateError::UserQuota {
+                limit: limits.per_user,
+            });
+        }
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stores WHERE phase <> $1")
+            .bind(live)
+            .fetch_one(&mut *tx)
+            .await?;
+        if total >= limits.total {
+            return Err(CreateError::TotalQuota {
+                limit: limits.total,
+            });
+        }
+        let (same_name,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM stores WHERE owner = $1 AND name = $2 AND phase <> $3",
+        )
+        .bind(&new.owner)
+        .bind(new.name.as_str())
+        .bind(live)
+        .fetch_one(&mut *tx)
+        .await?;
+        if same_name > 0 {
+            return Err(CreateError::NameTaken(new.name.to_string()));
+        }
+
+        let id = Uuid::now_v7();
+        let store = Store {
+            id,
+            namespace: namespace_for(&new.name, id),
+            name: new.name,
+            owner: new.owner,
+            engine: new.engine,
+            plan: new.plan,
+            phase: Phase::Requested,
+            conditions: Conditions::default(),
+            cluster: new.cluster,
+            message: None,
+            storefront_url: None,
+            admin_url: None,
+            expires_at: new.expires_at,
+            deadline_at: new.deadline_at,
+            created_at: now,
+            updated_at: now,
+            generation: 1,
+            observed_generation: 0,
+            touched_cluster: false,
+        };
+        sqlx::query(
+            "INSERT INTO stores (id, name, owner, engine, plan, phase, conditions, namespace, cluster, \
+             expires_at, deadline_at, created_at, updated_at, generation, observed_generation, \
+             touched_cluster, next_attempt_at, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 1, 0, 0, $12, 0)",
+        )
+        .bind(store.id.to_string())
+        .bind(store.name.as_str())
+        .bind(&store.owner)
+        .bind(store.engine.as_str())
+        .bind(store.plan.as_str())
+        .bind(store.phase.as_str())
+        .bind(conditions_json(&store.conditions)?)
+        .bind(&store.namespace)
+        .bind(&store.cluster)
+        .bind(store.expires_at.map(millis))
+        .bind(millis(store.deadline_at))
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+        if let Some((key, hash)) = &new.idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (owner, key, request_hash, store_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&store.owner)
+            .bind(key)
+            .bind(hash)
+            .bind(store.id.to_string())
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let event = NewEvent::normal(
+            "Requested",
+            format!("{} store requested on plan {}", store.engine, store.plan),
+        );
+        insert_event(&mut tx, store.id, &event, now).await?;
+        let audit = AuditEntry {
+            target: Some(store.id.to_string()),
+            ..audit.clone()
+        };
+        insert_audit(&mut tx, &audit, now).await?;
+        self.notify_work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(CreateOutcome {
+            store,
+            replayed: false,
+        })
+    }
+
+    pub async fn get_store(&self, id: StoreId) -> Result<Option<Store>, StateError> {
+        let mut conn = self.pool().acquire().await?;
+        let sql = format!("SELECT {STORE_COLUMNS} FROM stores WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        row.as_ref().map(store_from_row).transpose()
+    }
+
+    /// Stores in id (creation) order after the cursor; all owners when `owner` is `None`.
+    pub async fn list_stores(
+        &self,
+        owner: Option<&str>,
+        after: Option<StoreId>,
+        limit: i64,
+    ) -> Result<Vec<Store>, StateError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows = match owner {
+            Some(owner) => {
+                let sql = format!(
+                    "SELECT {STORE_COLUMNS} FROM stores WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3"
+                );
+                sqlx::query(&sql)
+                    .bind(owner)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {STORE_COLUMNS} FROM stores WHERE id > $1 ORDER BY id LIMIT $2"
+                );
+                sqlx::query(&sql)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        rows.iter().map(store_from_row).collect()
+    }
+
+    /// Ask for a store to be deleted. Idempotent: a second request changes nothing.
+    pub async fn request_delete(
+        &self,
+        id: StoreId,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeleteOutcome>, StateError> {
+        let mut tx = self.pool().begin().await?;
+        let Some(store) = fetch_store(&mut tx, &id.to_string()).await? else {
+            return Ok(None);
+        };
+        if matches!(store.phase, Phase::Deleting | Phase::Deleted) {
+            return Ok(Some(DeleteOutcome::AlreadyDeleting(store)));
+        }
+        sqlx::query(
+            "UPDATE stores SET phase = $1, generation = generation + 1, next_attempt_at = $2, \
+             attempts = 0, updated_at = $2 WHERE id = $3",
+        )
+        .bind(Phase::Deleting.as_str())
+        .bind(millis(now))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        insert_event(
+            &mut tx,
+            id,
+            &NewEvent::normal("DeleteRequested", "deletion requested"),
+            now,
+        )
+        .await?;
+        insert_audit(&mut tx, audit, now).await?;
+        self.notify_work(&mut tx).await?;
+        let store = fetch_store(&mut tx, &id.to_string())
+            .await?
+            .ok_or_else(|| StateError::Corrupt(format!("store {id} vanished mid-transaction")))?;
+        tx.commit().await?;
+        Ok(Some(DeleteOutcome::Requested(store)))
+    }
+
+    /// Tell orchestrators in other processes there is new work; delivered on commit.
+    pub(crate) async fn notify_work(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+    ) -> Result<(), StateError> {
+        if self.dialect() == Dialect::Postgres {
+            sqlx::query(&format!("NOTIFY {WORK_CHANNEL}"))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn fetch_store(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+) -> Result<Option<Store>, StateError> {
+    let sql = format!("SELECT {STORE_COLUMNS} FROM stores WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(store_from_row).transpose()
+}

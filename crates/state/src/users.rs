@@ -1,0 +1,108 @@
+//! Users and their API tokens. Only a hash of each token is stored.
+
+use crate::{millis, rows, StateError, StateStore};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use std::{fmt, str::FromStr};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = StateError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "user" => Ok(Role::User),
+            "admin" => Ok(Role::Admin),
+            other => Err(StateError::Corrupt(format!("role {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a user named {0:?} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl StateStore {
+    /// Create a user holding the token whose SHA-256 hash is given.
+    pub async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, UserError> {
+        let user = User {
+            id: Uuid::now_v7(),
+            name: name.to_owned(),
+            role,
+            created_at: now,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(user.id.to_string())
+        .bind(name)
+        .bind(role.as_str())
+        .bind(token_hash)
+        .bind(millis(now))
+        .execute(self.pool())
+        .await
+        .map_err(StateError::from)?;
+        if inserted.rows_affected() == 0 {
+            return Err(UserError::Exists(name.to_owned()));
+        }
+        Ok(user)
+    }
+
+    /// The user holding the token with this hash, if any.
+    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StateError> {
+        let row = sqlx::query("SELECT id, name, role, created_at FROM users WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| {
+            let id: String = row.try_get("id")?;
+            let role: String = row.try_get("role")?;
+            Ok(User {
+                id: rows::uuid(&id)?,
+                name: row.try_get("name")?,
+                role: role.parse()?,
+                created_at: rows::time(row.try_get("created_at")?)?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,507 @@
+//! One conformance suite, run against every backend: SQLite in a temp file and a real PostgreSQL.
+
+use chrono::{Duration, Utc};
+use storefleet_domain::{ConditionStatus, ConditionType, Engine, Phase, Plan, StoreName};
+use storefleet_state::{
+    AuditEntry, CreateError, CreateLimits, DeleteOutcome, NewEvent, NewStore, Progress, Role,
+    StateStore, UserError,
+};
+
+const LIMITS: CreateLimits = CreateLimits {
+    per_user: 5,
+    total: 100,
+};
+
+async fn sqlite() -> (StateStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/state.db", dir.path().display());
+    (StateStore::connect(&url).await.expect("sqlite"), dir)
+}
+
+async fn postgres() -> Option<StateStore> {
+    match storefleet_testkit::postgres::fresh_database().await {
+        Ok(url) => Some(StateStore::connect(&url).await.expect("postgres")),
+        Err(reason) if storefleet_testkit::postgres_required() => {
+            panic!("PostgreSQL required: {reason}")
+        }
+        Err(reason) => {
+            storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}"));
+            None
+        }
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (store, _dir) = super::sqlite().await;
+                super::$name(store).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(store) = super::postgres().await else { return };
+                super::$name(store).await;
+            })*
+        }
+    };
+}
+
+conformance!(
+    a_created_store_can_be_read_back_and_listed,
+    a_retry_with_the_same_key_and_body_returns_the_first_store,
+    the_same_key_with_another_body_is_refused,
+    a_hundred_concurrent_creates_with_one_key_make_one_store,
+    fifty_concurrent_creates_against_a_quota_of_five_make_exactly_five,
+    the_total_quota_counts_every_owner,
+    an_owner_cannot_have_two_live_stores_with_one_name,
+    deleting_twice_changes_nothing_the_second_time,
+    a_lease_keeps_other_replicas_away_until_it_expires,
+    progress_is_refused_after_the_desired_state_changed,
+    events_come_back_in_order_after_a_cursor,
+    expired_stores_are_queued_for_deletion,
+    users_are_found_by_token_hash_only,
+);
+
+fn audit(actor: &str, action: &str) -> AuditEntry {
+    AuditEntry {
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: None,
+        source_ip: Some("127.0.0.1".to_owned()),
+        request_id: Some("req-1".to_owned()),
+        outcome: "succeeded".to_owned(),
+        detail: None,
+    }
+}
+
+fn new_store(owner: &str, name: &str, key: Option<(&str, &str)>) -> NewStore {
+    NewStore {
+        name: StoreName::parse(name).expect("valid name"),
+        owner: owner.to_owned(),
+        engine: Engine::Medusa,
+        plan: Plan::Small,
+        cluster: "local".to_owned(),
+        expires_at: None,
+        deadline_at: Utc::now() + Duration::minutes(10),
+        idempotency: key.map(|(k, h)| (k.to_owned(), h.to_owned())),
+    }
+}
+
+async fn create(state: &StateStore, owner: &str, name: &str) -> storefleet_domain::Store {
+    state
+        .create_store(
+            new_store(owner, name, None),
+            LIMITS,
+            &audit(owner, "store.create"),
+            Utc::now(),
+        )
+        .await
+        .expect("create")
+        .store
+}
+
+async fn a_created_store_can_be_read_back_and_listed(state: StateStore) {
+    let store = create(&state, "alice", "shop-one").await;
+    assert_eq!(store.phase, Phase::Requested);
+    assert!(store.namespace.starts_with("store-shop-one-"));
+    let read = state
+        .get_store(store.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(read.id, store.id);
+    assert_eq!(read.name, store.name);
+    assert_eq!(
+        read.created_at.timestamp_millis(),
+        store.created_at.timestamp_millis()
+    );
+    create(&state, "bob", "shop-two").await;
+    let mine = state
+        .list_stores(Some("alice"), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(mine.len(), 1);
+    let all = state.list_stores(None, None, 10).await.expect("list");
+    assert_eq!(all.len(), 2);
+    let second_page = state
+        .list_stores(None, Some(all[0].id), 10)
+        .await
+        .expect("list");
+    assert_eq!(second_page.len(), 1);
+    assert_eq!(second_page[0].id, all[1].id);
+    let events = state.events(store.id, 0, 10).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason, "Requested");
+    let audit = state.list_audit(None, 10).await.expect("audit");
+    assert_eq!(audit.len(), 2);
+    assert_eq!(
+        audit[1].entry.target.as_deref(),
+        Some(store.id.to_string().as_str())
+    );
+}
+
+async fn a_retry_with_the_same_key_and_body_returns_the_first_store(state: StateStore) {
+    let first = state
+        .create_store(
+            new_store("alice", "shop", Some(("k1", "h1"))),
+            LIMITS,
+            &audit("alice", "c"),
+            Utc::now(),
+        )
+        .await
+        .expect("first");
+    let again = state
+        .create_store(
+            new_store("alice", "shop", Some(("k1", "h1"))),
+            LIMITS,
+            &audit("alice", "c"),
+            Utc::now(),
+        )
+        .await
+        .expect("retry");
+    assert!(!first.replayed);
+    assert!(again.replayed);
+    assert_eq!(first.store.id, again.store.id);
+    assert_eq!(
+        state.list_stores(None, None, 10).await.expect("list").len(),
+        1
+    );
+}
+
+async fn the_same_key_with_another_body_is_refused(state: StateStore) {
+    state
+        .create_store(
+            new_store("alice", "shop", Some(("k1", "h1"))),
+            LIMITS,
+            &audit("alice", "c"),
+            Utc::now(),
+        )
+        .await
+        .expect("first");
+    let before = state.row_counts().await.expect("counts");
+    let refused = state
+        .create_store(
+            new_store("alice", "other", Some(("k1", "h2"))),
+            LIMITS,
+            &audit("alice", "c"),
+            Utc::now(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(CreateError::IdempotencyMismatch)),
+        "{refused:?}"
+    );
+    assert_eq!(state.row_counts().await.expect("counts"), before);
+}
+
+async fn a_hundred_concurrent_creates_with_one_key_make_one_store(state: StateStore) {
+    let attempts = (0..100).map(|_| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            state
+                .create_store(
+                    new_store("alice", "shop", Some(("same", "h"))),
+                    LIMITS,
+                    &audit("alice", "c"),
+                    Utc::now(),
+                )
+                .await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let ids: std::collections::HashSet<_> = results
+        .into_iter()
+        .map(|r| r.expect("task").expect("create").store.id)
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        state
+            .list_stores(None, None, 200)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+async fn fifty_concurrent_creates_against_a_quota_of_five_make_exactly_five(state: StateStore) {
+    let attempts = (0..50).map(|i| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            state
+                .create_store(
+                    new_store("alice", &format!("shop-{i}"), None),
+                    LIMITS,
+                    &audit("alice", "c"),
+                    Utc::now(),
+                )
+                .await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let (ok, refused): (Vec<_>, Vec<_>) = results
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .partition(|r| r.is_ok());
+    assert_eq!(ok.len(), 5);
+    assert!(refused
+        .iter()
+        .all(|r| matches!(r, Err(CreateError::UserQuota { limit: 5 }))));
+    assert_eq!(
+        state
+            .list_stores(Some("alice"), None, 100)
+            .await
+            .expect("list")
+            .len(),
+        5
+    );
+}
+
+async fn the_total_quota_counts_every_owner(state: StateStore) {
+    let limits = CreateLimits {
+        per_user: 5,
+        total: 2,
+    };
+    for owner in ["a", "b"] {
+        state
+            .create_store(
+                new_store(owner, "shop", None),
+                limits,
+                &audit(owner, "c"),
+                Utc::now(),
+            )
+            .await
+            .expect("create");
+    }
+    let refused = state
+        .create_store(
+            new_store("c", "shop", None),
+            limits,
+            &audit("c", "c"),
+            Utc::now(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(CreateError::TotalQuota { limit: 2 })),
+        "{refused:?}"
+    );
+}
+
+async fn an_owner_cannot_have_two_live_stores_with_one_name(state: StateStore) {
+    create(&state, "alice", "shop").await;
+    let again = state
+        .create_store(
+            new_store("alice", "shop", None),
+            LIMITS,
+            &audit("alice", "c"),
+            Utc::now(),
+        )
+        .await;
+    assert!(matches!(again, Err(CreateError::NameTaken(_))), "{again:?}");
+    create(&state, "bob", "shop").await;
+}
+
+async fn deleting_twice_changes_nothing_the_second_time(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let first = state
+        .request_delete(store.id, &audit("alice", "d"), Utc::now())
+        .await
+        .expect("delete");
+    assert!(
+        matches!(first, Some(DeleteOutcome::Requested(ref s)) if s.phase == Phase::Deleting && s.generation == 2)
+    );
+    let before = state.row_counts().await.expect("counts");
+    let second = state
+        .request_delete(store.id, &audit("alice", "d"), Utc::now())
+        .await
+        .expect("delete");
+    assert!(matches!(second, Some(DeleteOutcome::AlreadyDeleting(_))));
+    assert_eq!(state.row_counts().await.expect("counts"), before);
+    let missing = state
+        .request_delete(uuid::Uuid::now_v7(), &audit("alice", "d"), Utc::now())
+        .await
+        .expect("delete");
+    assert!(missing.is_none());
+}
+
+async fn a_lease_keeps_other_replicas_away_until_it_expires(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let now = Utc::now();
+    let claimed = state
+        .claim("one", now, now + Duration::seconds(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].store.id, store.id);
+    assert!(state
+        .claim("two", now, now + Duration::seconds(30), 10)
+        .await
+        .expect("claim")
+        .is_empty());
+    assert!(state
+        .renew_lease(store.id, "one", now + Duration::seconds(30))
+        .await
+        .expect("renew"));
+    assert!(!state
+        .renew_lease(store.id, "two", now + Duration::seconds(30))
+        .await
+        .expect("renew"));
+    let later = now + Duration::seconds(31);
+    let taken_over = state
+        .claim("two", later, later + Duration::seconds(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(taken_over.len(), 1);
+    assert!(
+        !state
+            .renew_lease(store.id, "one", later)
+            .await
+            .expect("renew"),
+        "the first replica lost its lease"
+    );
+}
+
+async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let now = Utc::now();
+    let work = state
+        .claim("one", now, now + Duration::seconds(30), 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    let mut next = work.store.clone();
+    next.phase = Phase::Provisioning;
+    next.conditions.set(
+        ConditionType::NamespaceReady,
+        ConditionStatus::True,
+        "Created",
+        "",
+        now,
+    );
+    let progress = Progress {
+        store: next,
+        events: vec![NewEvent::normal("NamespaceReady", "created")],
+        next_attempt_at: now,
+        attempts: 0,
+    };
+    state
+        .request_delete(store.id, &audit("alice", "d"), now)
+        .await
+        .expect("delete");
+    assert!(!state
+        .save_progress("one", work.store.generation, &progress, now)
+        .await
+        .expect("save"));
+    let current = state
+        .get_store(store.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        current.phase,
+        Phase::Deleting,
+        "a stale pass must not undo the delete"
+    );
+    state.release_lease(store.id, "one").await.expect("release");
+    let again = state
+        .claim("two", now, now + Duration::seconds(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    let mut next = again[0].store.clone();
+    next.message = Some("uninstalling".into());
+    let progress = Progress {
+        store: next,
+        events: vec![],
+        next_attempt_at: now,
+        attempts: 1,
+    };
+    assert!(state
+        .save_progress("two", again[0].store.generation, &progress, now)
+        .await
+        .expect("save"));
+    let saved = state
+        .get_store(store.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(saved.message.as_deref(), Some("uninstalling"));
+}
+
+async fn events_come_back_in_order_after_a_cursor(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let events: Vec<_> = (0..5)
+        .map(|i| NewEvent::normal("Step", format!("step {i}")))
+        .collect();
+    state
+        .record_events(store.id, &events, Utc::now())
+        .await
+        .expect("record");
+    let all = state.events(store.id, 0, 100).await.expect("events");
+    assert_eq!(all.len(), 6);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    let after = state
+        .events(store.id, all[2].id, 100)
+        .await
+        .expect("events");
+    assert_eq!(after.len(), 3);
+    assert_eq!(after[0].message, "step 2");
+}
+
+async fn expired_stores_are_queued_for_deletion(state: StateStore) {
+    let now = Utc::now();
+    let mut short = new_store("alice", "short", None);
+    short.expires_at = Some(now - Duration::seconds(1));
+    let short = state
+        .create_store(short, LIMITS, &audit("alice", "c"), now)
+        .await
+        .expect("create")
+        .store;
+    let long = create(&state, "alice", "long").await;
+    let expired = state.expire_stores(now).await.expect("expire");
+    assert_eq!(expired, vec![short.id]);
+    assert_eq!(
+        state
+            .get_store(short.id)
+            .await
+            .expect("get")
+            .map(|s| s.phase),
+        Some(Phase::Deleting)
+    );
+    assert_eq!(
+        state
+            .get_store(long.id)
+            .await
+            .expect("get")
+            .map(|s| s.phase),
+        Some(Phase::Requested)
+    );
+    assert!(state.expire_stores(now).await.expect("expire").is_empty());
+}
+
+async fn users_are_found_by_token_hash_only(state: StateStore) {
+    let user = state
+        .create_user("alice", Role::Admin, "hash-a", Utc::now())
+        .await
+        .expect("user");
+    let found = state
+        .user_by_token_hash("hash-a")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.id, user.id);
+    assert_eq!(found.role, Role::Admin);
+    assert!(state
+        .user_by_token_hash("hash-b")
+        .await
+        .expect("lookup")
+        .is_none());
+    let again = state
+        .create_user("alice", Role::User, "hash-c", Utc::now())
+        .await;
+    assert!(matches!(again, Err(UserError::Exists(_))));
+}

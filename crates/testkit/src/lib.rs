@@ -1,0 +1,37 @@
+//! Test harnesses that start real servers from binaries on this machine, or use ones given
+//! by environment variables, and say `skipped: <reason>` when neither is there.
+
+pub mod postgres;
+
+/// Print the skip line test runners' users look for, and return so the test can end.
+/// With `STOREFLEET_SKIP_LOG` set, the line is also appended to that file, so a CI script can
+/// count skipped tests apart from passed ones (a test runner counts an early return as a pass).
+pub fn skip(reason: &str) {
+    println!("skipped: {reason}");
+    eprintln!("skipped: {reason}");
+    if let Ok(path) = std::env::var("STOREFLEET_SKIP_LOG") {
+        use std::io::Write;
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("unknown")
+            .to_owned();
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{test}: skipped: {reason}");
+        }
+    }
+}
+
+/// Whether CI demands the PostgreSQL tier: then a missing server fails instead of skipping.
+pub fn postgres_required() -> bool {
+    std::env::var("STOREFLEET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+/// A free TCP port on loopback (racy by nature; fine for test servers).
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
