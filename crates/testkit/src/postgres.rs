@@ -140,7 +140,7 @@ fn start_server(bin: &Path) -> Result<String, String> {
         "{postgres} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
          > {dir}/server.log 2>&1 & pg=$!; \
-         while kill -0 {parent} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
+         while [ -d /proc/{parent} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
          kill -INT $pg 2>/dev/null; wait $pg; rm -rf {dir}",
         postgres = bin.join("postgres").display(),
         data = data.display(),
