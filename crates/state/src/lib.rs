@@ -173,3 +173,18 @@ impl StateStore {
 pub(crate) fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_millis()
 }
+
+/// In-process wake-up for the orchestrator when API and orchestrator share a process
+/// (`serve`); across processes PostgreSQL's NOTIFY does the same job.
+#[derive(Clone, Default)]
+pub struct WorkSignal(std::sync::Arc<tokio::sync::Notify>);
+
+impl WorkSignal {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    pub async fn woken(&self) {
+        self.0.notified().await;
+    }
+}

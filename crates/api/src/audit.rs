@@ -1,0 +1,76 @@
+//! `/api/v1/audit`: the audit log, for admins.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/audit", get(list_audit))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditList {
+    pub items: Vec<AuditView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Return entries older than this id (newest first).
+    pub before: Option<i64>,
+    /// Page size, 1 to 500 (default 100).
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = AuditList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_audit(
+    State(app): State<AppState>,
+    caller: Caller,
+    params: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditList>, ApiError> {
+    caller.require_admin()?;
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit is {limit}; allowed: 1 to 500"),
+        ));
+    }
+    let records = app.state().list_audit(params.before, limit).await?;
+    let items = records
+        .into_iter()
+        .map(|r| AuditView {
+            id: r.id,
+            at: r.at,
+            actor: r.entry.actor,
+            action: r.entry.action,
+            target: r.entry.target,
+            source_ip: r.entry.source_ip,
+            request_id: r.entry.request_id,
+            outcome: r.entry.outcome,
+            detail: r.entry.detail,
+        })
+        .collect();
+    Ok(Json(AuditList { items }))
+}

@@ -1,0 +1,172 @@
+//! Storefleet's REST API: `fn app(state) -> Router`, one router per feature module.
+//!
+//! The API writes intent (rows) and reads state. It holds no Kubernetes credentials; the
+//! orchestrator does the cluster work.
+
+pub mod audit;
+pub mod auth;
+pub mod error;
+mod extract;
+pub mod health;
+pub mod metrics;
+pub mod openapi;
+pub mod ratelimit;
+pub mod stores;
+
+use axum::http::{header, HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use error::ApiError;
+use metrics::HttpMetrics;
+use prometheus_client::registry::Registry;
+use ratelimit::RateLimits;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use storefleet_state::{CreateLimits, StateStore, WorkSignal};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Settings of the API process.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub limits: CreateLimits,
+    /// Name of the cluster new stores are placed on.
+    pub cluster_name: String,
+    pub provisioning_deadline: chrono::Duration,
+    pub max_body_bytes: usize,
+    pub rate_per_user_per_minute: NonZeroU32,
+    pub rate_per_ip_per_minute: NonZeroU32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted ingress).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            limits: CreateLimits {
+                per_user: 5,
+                total: 100,
+            },
+            cluster_name: "local".to_owned(),
+            provisioning_deadline: chrono::Duration::minutes(10),
+            max_body_bytes: 16 * 1024,
+            rate_per_user_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
+            rate_per_ip_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+struct Inner {
+    state: StateStore,
+    config: ApiConfig,
+    signal: Option<WorkSignal>,
+    rate_limits: RateLimits,
+    http_metrics: HttpMetrics,
+}
+
+/// Shared state of every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(
+        state: StateStore,
+        config: ApiConfig,
+        signal: Option<WorkSignal>,
+        http_metrics: HttpMetrics,
+    ) -> Self {
+        let rate_limits = RateLimits::new(
+            config.rate_per_user_per_minute,
+            config.rate_per_ip_per_minute,
+        );
+        Self(Arc::new(Inner {
+            state,
+            config,
+            signal,
+            rate_limits,
+            http_metrics,
+        }))
+    }
+
+    pub fn state(&self) -> &StateStore {
+        &self.0.state
+    }
+
+    pub fn config(&self) -> &ApiConfig {
+        &self.0.config
+    }
+
+    pub(crate) fn rate_limits(&self) -> &RateLimits {
+        &self.0.rate_limits
+    }
+
+    pub(crate) fn http_metrics(&self) -> &HttpMetrics {
+        &self.0.http_metrics
+    }
+
+    /// Wake an orchestrator in this process; other processes hear PostgreSQL's NOTIFY.
+    pub(crate) fn wake_orchestrator(&self) {
+        if let Some(signal) = &self.0.signal {
+            signal.wake();
+        }
+    }
+}
+
+/// The whole HTTP surface: `/api/v1`, the OpenAPI document, health and metrics.
+pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let api = Router::new()
+        .merge(stores::router())
+        .merge(audit::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            app_state.clone(),
+            ratelimit::limit_mutations,
+        ))
+        .fallback(|| async { ApiError::NotFound("no such API route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Rejected {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "method_not_allowed",
+                message: "this route does not accept that method".to_owned(),
+            }
+        });
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(openapi_json))
+        .layer(axum::middleware::from_fn_with_state(app_state.clone(), metrics::record))
+        .layer(axum::extract::DefaultBodyLimit::max(app_state.config().max_body_bytes))
+        .with_state(app_state.clone())
+        .merge(health::router(app_state.state().clone(), registry))
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".to_owned()).into_response()))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // Method, path and request id only: headers (tokens) and query strings are never logged.
+            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::document(),
+    )
+}
+
+/// Serve the app until `shutdown` resolves, with peer addresses for the audit log and rate limits.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

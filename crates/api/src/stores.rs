@@ -1,0 +1,447 @@
+//! `/api/v1/stores`: create, list, read, delete and watch stores.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{store_id, ApiJson};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::time::Duration;
+use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreName, Ttl};
+use storefleet_state::{DeleteOutcome, NewStore, StoreEvent};
+use uuid::Uuid;
+
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+/// How often a live event stream looks for new events.
+const EVENT_POLL: Duration = Duration::from_millis(250);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stores", get(list_stores).post(create_store))
+        .route("/stores/{id}", get(get_store).delete(delete_store))
+        .route("/stores/{id}/events", get(store_events))
+}
+
+/// What a caller sends to create a store.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStoreRequest {
+    /// 3-30 characters: a-z, 0-9 and '-', starting with a letter, not ending with '-'.
+    pub name: String,
+    /// `woocommerce` or `medusa`.
+    pub engine: String,
+    /// `small` (default) or `medium`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Delete the store automatically after this many seconds (300 to 2592000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// A store as the API shows it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StoreView {
+    pub id: Uuid,
+    pub name: String,
+    pub owner: String,
+    pub engine: Engine,
+    pub plan: Plan,
+    pub phase: Phase,
+    pub conditions: Vec<Condition>,
+    pub namespace: String,
+    pub cluster: String,
+    pub message: Option<String>,
+    pub storefront_url: Option<String>,
+    pub admin_url: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub deadline_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub generation: i64,
+    pub observed_generation: i64,
+}
+
+impl From<Store> for StoreView {
+    fn from(s: Store) -> Self {
+        Self {
+            id: s.id,
+            name: s.name.to_string(),
+            owner: s.owner,
+            engine: s.engine,
+            plan: s.plan,
+            phase: s.phase,
+            conditions: s.conditions.0,
+            namespace: s.namespace,
+            cluster: s.cluster,
+            message: s.message,
+            storefront_url: s.storefront_url,
+            admin_url: s.admin_url,
+            expires_at: s.expires_at,
+            deadline_at: s.deadline_at,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            generation: s.generation,
+            observed_generation: s.observed_generation,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StoreList {
+    pub items: Vec<StoreView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    pub store_id: Uuid,
+    pub at: DateTime<Utc>,
+    /// `Normal` or `Warning`.
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl From<StoreEvent> for EventView {
+    fn from(e: StoreEvent) -> Self {
+        Self {
+            id: e.id,
+            store_id: e.store_id,
+            at: e.at,
+            kind: e.kind,
+            reason: e.reason,
+            message: e.message,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventList {
+    pub items: Vec<EventView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Return stores created after this store id.
+    pub after: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventParams {
+    /// Return events with an id above this one.
+    pub after: Option<i64>,
+}
+
+/// A validated create request.
+struct Validated {
+    name: StoreName,
+    engine: Engine,
+    plan: Plan,
+    ttl: Option<Ttl>,
+}
+
+fn validate(req: &CreateStoreRequest) -> Result<Validated, ApiError> {
+    let name = StoreName::parse(&req.name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    let engine = req
+        .engine
+        .parse()
+        .map_err(|e: storefleet_domain::engine::UnknownEngine| {
+            ApiError::invalid("engine", e.to_string())
+        })?;
+    let plan = match &req.plan {
+        Some(plan) => plan
+            .parse()
+            .map_err(|e: storefleet_domain::plan::UnknownPlan| {
+                ApiError::invalid("plan", e.to_string())
+            })?,
+        None => Plan::default(),
+    };
+    let ttl = req
+        .ttl_seconds
+        .map(Ttl::from_seconds)
+        .transpose()
+        .map_err(|e| ApiError::invalid("ttl_seconds", e.to_string()))?;
+    Ok(Validated {
+        name,
+        engine,
+        plan,
+        ttl,
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY_LEN
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| ApiError::Invalid {
+            code: "invalid_header",
+            message: format!(
+                "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            ),
+            field: Some("Idempotency-Key"),
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// Create a store. Only intent is written; the orchestrator does the rest.
+#[utoipa::path(post, path = "/api/v1/stores", tag = "stores",
+    request_body = CreateStoreRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key: the same key and body return the same store")),
+    responses(
+        (status = 201, description = "Store requested (or replayed for a repeated Idempotency-Key)", body = StoreView),
+        (status = 401, body = ErrorBody), (status = 403, description = "Quota exceeded", body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_store(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<CreateStoreRequest>,
+) -> Result<Response, ApiError> {
+    let valid = validate(&req)?;
+    let key = idempotency_key(&headers)?;
+    let now = Utc::now();
+    // The hash covers the request as understood (defaults applied), so equivalent bodies match.
+    let canonical = serde_json::json!({
+        "name": valid.name.as_str(), "engine": valid.engine, "plan": valid.plan,
+        "ttl_seconds": valid.ttl.map(Ttl::seconds),
+    });
+    let request_hash = hex::encode(Sha256::digest(canonical.to_string().as_bytes()));
+    let new = NewStore {
+        name: valid.name,
+        owner: caller.user.name.clone(),
+        engine: valid.engine,
+        plan: valid.plan,
+        cluster: app.config().cluster_name.clone(),
+        expires_at: valid.ttl.map(|t| t.expiry_from(now)),
+        deadline_at: now + app.config().provisioning_deadline,
+        idempotency: key.map(|k| (k, request_hash)),
+    };
+    let limits = app.config().limits;
+    match app
+        .state()
+        .create_store(
+            new,
+            limits,
+            &caller.audit("store.create", None, "succeeded", None),
+            now,
+        )
+        .await
+    {
+        Ok(outcome) => {
+            if !outcome.replayed {
+                app.wake_orchestrator();
+            }
+            let mut response =
+                (StatusCode::CREATED, Json(StoreView::from(outcome.store))).into_response();
+            if outcome.replayed {
+                response.headers_mut().insert(
+                    "idempotent-replayed",
+                    header::HeaderValue::from_static("true"),
+                );
+            }
+            Ok(response)
+        }
+        Err(e) => {
+            let error = ApiError::from(e);
+            if let ApiError::QuotaExceeded(reason) | ApiError::Conflict(reason) = &error {
+                let entry = caller.audit("store.create", None, "denied", Some(reason.clone()));
+                app.state().record_audit(&entry, now).await?;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// List your stores (admins see every store), oldest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/stores", tag = "stores", params(ListParams),
+    responses((status = 200, body = StoreList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_stores(
+    State(app): State<AppState>,
+    caller: Caller,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<StoreList>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit is {limit}; allowed: 1 to {MAX_PAGE}"),
+        ));
+    }
+    let owner = (!caller.is_admin()).then_some(caller.user.name.as_str());
+    let stores = app.state().list_stores(owner, params.after, limit).await?;
+    let next_after = (stores.len() as i64 == limit)
+        .then(|| stores.last().map(|s| s.id))
+        .flatten();
+    Ok(Json(StoreList {
+        items: stores.into_iter().map(StoreView::from).collect(),
+        next_after,
+    }))
+}
+
+/// The store with this id, if the caller may see it (its owner, or an admin).
+async fn visible_store(app: &AppState, caller: &Caller, raw_id: &str) -> Result<Store, ApiError> {
+    let id = store_id(raw_id)?;
+    match app.state().get_store(id).await? {
+        Some(store) if caller.is_admin() || store.owner == caller.user.name => Ok(store),
+        // Someone else's store is reported as missing, so ids of other tenants leak nothing.
+        _ => Err(ApiError::NotFound("no store with this id")),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/stores/{id}", tag = "stores",
+    params(("id" = Uuid, Path, description = "Store id")),
+    responses((status = 200, body = StoreView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_store(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<StoreView>, ApiError> {
+    Ok(Json(visible_store(&app, &caller, &id).await?.into()))
+}
+
+/// Delete a store. Idempotent: deleting a store already being deleted answers the same.
+#[utoipa::path(delete, path = "/api/v1/stores/{id}", tag = "stores",
+    params(("id" = Uuid, Path, description = "Store id")),
+    responses((status = 202, description = "Deletion requested", body = StoreView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_store(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<StoreView>), ApiError> {
+    let store = visible_store(&app, &caller, &id).await?;
+    let audit = caller.audit(
+        "store.delete",
+        Some(store.id.to_string()),
+        "succeeded",
+        None,
+    );
+    let outcome = app
+        .state()
+        .request_delete(store.id, &audit, Utc::now())
+        .await?;
+    let store = match outcome {
+        Some(DeleteOutcome::Requested(store)) => {
+            app.wake_orchestrator();
+            store
+        }
+        Some(DeleteOutcome::AlreadyDeleting(store)) => store,
+        None => return Err(ApiError::NotFound("no store with this id")),
+    };
+    Ok((StatusCode::ACCEPTED, Json(store.into())))
+}
+
+/// A store's events: JSON by default, a live Server-Sent Events stream with `Accept: text/event-stream`.
+#[utoipa::path(get, path = "/api/v1/stores/{id}/events", tag = "stores",
+    params(("id" = Uuid, Path, description = "Store id"), EventParams),
+    responses((status = 200, description = "Events, oldest first (JSON or text/event-stream)", body = EventList),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn store_events(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let store = visible_store(&app, &caller, &id).await?;
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let resume_from = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let after = resume_from.or(params.after).unwrap_or(0);
+    if !wants_stream {
+        let events = app.state().events(store.id, after, 1000).await?;
+        return Ok(Json(EventList {
+            items: events.into_iter().map(EventView::from).collect(),
+        })
+        .into_response());
+    }
+    Ok(Sse::new(event_stream(app, store.id, after))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Poll the state store for new events; the stream ends once the store is deleted and drained.
+fn event_stream(
+    app: AppState,
+    store_id: Uuid,
+    after: i64,
+) -> impl futures::Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(
+        (app, after, false),
+        move |(app, mut after, finished)| async move {
+            if finished {
+                return None;
+            }
+            loop {
+                let events = app
+                    .state()
+                    .events(store_id, after, 100)
+                    .await
+                    .unwrap_or_default();
+                if !events.is_empty() {
+                    let out: Vec<_> = events
+                        .into_iter()
+                        .map(|e| {
+                            after = e.id;
+                            let data =
+                                serde_json::to_string(&EventView::from(e)).unwrap_or_default();
+                            Ok(Event::default()
+                                .id(after.to_string())
+                                .event("store-event")
+                                .data(data))
+                        })
+                        .collect();
+                    return Some((futures::stream::iter(out), (app, after, false)));
+                }
+                let gone = matches!(
+                    app.state().get_store(store_id).await,
+                    Ok(Some(ref s)) if s.phase == Phase::Deleted
+                );
+                if gone {
+                    let end = Event::default().event("end").data("store deleted");
+                    return Some((futures::stream::iter(vec![Ok(end)]), (app, after, true)));
+                }
+                tokio::time::sleep(EVENT_POLL).await;
+            }
+        },
+    )
+    .flatten()
+}

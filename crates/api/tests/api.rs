@@ -1,0 +1,706 @@
+//! Black-box API tests: each test spawns the app on port 0 with a fresh database, on both backends.
+
+use chrono::Utc;
+use prometheus_client::registry::Registry;
+use reqwest::{header, Client, StatusCode};
+use serde_json::{json, Value};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use storefleet_api::{auth, metrics::HttpMetrics, ApiConfig, AppState};
+use storefleet_state::{Role, StateStore};
+
+struct TestApp {
+    base: String,
+    client: Client,
+    state: StateStore,
+    admin: String,
+    alice: String,
+    bob: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    async fn start(state: StateStore, dir: Option<tempfile::TempDir>, config: ApiConfig) -> Self {
+        let mut tokens = Vec::new();
+        for (name, role) in [
+            ("admin", Role::Admin),
+            ("alice", Role::User),
+            ("bob", Role::User),
+        ] {
+            let token = auth::generate_token();
+            state
+                .create_user(name, role, &auth::hash_token(&token), Utc::now())
+                .await
+                .expect("user");
+            tokens.push(token);
+        }
+        let mut registry = Registry::with_prefix("storefleet");
+        let metrics = HttpMetrics::register(&mut registry);
+        let app_state = AppState::new(state.clone(), config, None, metrics);
+        let router = storefleet_api::app(app_state, Arc::new(registry));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(storefleet_api::serve(
+            listener,
+            router,
+            std::future::pending(),
+        ));
+        let bob = tokens.pop().expect("bob");
+        let alice = tokens.pop().expect("alice");
+        let admin = tokens.pop().expect("admin");
+        Self {
+            base,
+            client: Client::new(),
+            state,
+            admin,
+            alice,
+            bob,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn create(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/stores"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn sqlite(config: ApiConfig) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/api.db", dir.path().display());
+    let state = StateStore::connect(&url).await.expect("sqlite");
+    TestApp::start(state, Some(dir), config).await
+}
+
+async fn postgres(config: ApiConfig) -> Option<TestApp> {
+    match storefleet_testkit::postgres::fresh_database().await {
+        Ok(url) => Some(
+            TestApp::start(
+                StateStore::connect(&url).await.expect("postgres"),
+                None,
+                config,
+            )
+            .await,
+        ),
+        Err(reason) if storefleet_testkit::postgres_required() => {
+            panic!("PostgreSQL required: {reason}")
+        }
+        Err(reason) => {
+            storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}"));
+            None
+        }
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::sqlite(super::config()).await).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(app) = super::postgres(super::config()).await else { return };
+                super::$name(app).await;
+            })*
+        }
+    };
+}
+
+fn config() -> ApiConfig {
+    ApiConfig {
+        rate_per_user_per_minute: NonZeroU32::new(1000).expect("nonzero"),
+        rate_per_ip_per_minute: NonZeroU32::new(1000).expect("nonzero"),
+        ..ApiConfig::default()
+    }
+}
+
+on_both_backends!(
+    health_readiness_and_metrics_answer,
+    a_store_can_be_created_listed_read_and_deleted,
+    a_retry_with_the_same_idempotency_key_returns_the_same_store,
+    a_hundred_concurrent_creates_with_one_key_create_one_store,
+    fifty_concurrent_creates_against_a_quota_of_five_create_exactly_five,
+    reusing_a_key_with_another_body_is_refused_and_changes_nothing,
+    every_bad_input_gets_a_json_error_and_changes_nothing,
+    missing_and_unknown_tokens_are_401_and_non_admins_get_403,
+    other_tenants_stores_are_invisible_but_admins_see_all,
+    events_are_served_as_json_and_as_a_live_stream,
+);
+
+async fn health_readiness_and_metrics_answer(app: TestApp) {
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ready.status(), StatusCode::OK);
+    app.get(&app.alice, "/api/v1/stores").await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("storefleet_http_requests_total{"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("route=\"/api/v1/stores\""), "{metrics}");
+    let doc: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["paths"]["/api/v1/stores"]["post"].is_object());
+}
+
+async fn a_store_can_be_created_listed_read_and_deleted(app: TestApp) {
+    let (status, store) = app
+        .create(&app.alice, json!({"name": "shop-one", "engine": "medusa"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{store}");
+    assert_eq!(store["phase"], "requested");
+    assert_eq!(store["plan"], "small");
+    assert_eq!(store["owner"], "alice");
+    let id = store["id"].as_str().expect("id").to_owned();
+    assert!(store["namespace"]
+        .as_str()
+        .expect("ns")
+        .starts_with("store-shop-one-"));
+
+    let (status, list) = app.get(&app.alice, "/api/v1/stores").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    let (status, one) = app.get(&app.alice, &format!("/api/v1/stores/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["id"], id.as_str());
+
+    for _ in 0..2 {
+        let response = app
+            .client
+            .delete(app.url(&format!("/api/v1/stores/{id}")))
+            .bearer_auth(&app.alice)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["phase"], "deleting");
+        assert_eq!(
+            body["generation"], 2,
+            "a second delete must not bump the generation"
+        );
+    }
+    let (_, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    let actions: Vec<_> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["action"].clone())
+        .collect();
+    assert_eq!(actions, vec![json!("store.delete"), json!("store.create")]);
+    assert_eq!(audit["items"][0]["actor"], "alice");
+    assert_eq!(audit["items"][0]["source_ip"], "127.0.0.1");
+    assert!(audit["items"][0]["request_id"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+}
+
+async fn a_retry_with_the_same_idempotency_key_returns_the_same_store(app: TestApp) {
+    let send = || {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .bearer_auth(&app.alice)
+            .header("Idempotency-Key", "key-1")
+            .json(&json!({"name": "shop", "engine": "woocommerce", "plan": "small"}))
+            .send()
+    };
+    let first = send().await.expect("send");
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.expect("json");
+    let second = send().await.expect("send");
+    assert_eq!(second.status(), StatusCode::CREATED);
+    assert_eq!(
+        second
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let second: Value = second.json().await.expect("json");
+    assert_eq!(first["id"], second["id"]);
+}
+
+async fn a_hundred_concurrent_creates_with_one_key_create_one_store(app: TestApp) {
+    let requests = (0..100).map(|_| {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .bearer_auth(&app.alice)
+            .header("Idempotency-Key", "same-key")
+            .json(&json!({"name": "shop", "engine": "medusa"}))
+            .send()
+    });
+    let responses = futures::future::join_all(requests).await;
+    let mut ids = std::collections::HashSet::new();
+    for response in responses {
+        let response = response.expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        ids.insert(body["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        app.state
+            .list_stores(None, None, 200)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+async fn fifty_concurrent_creates_against_a_quota_of_five_create_exactly_five(app: TestApp) {
+    let requests = (0..50).map(|i| {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .bearer_auth(&app.bob)
+            .json(&json!({"name": format!("shop-{i}"), "engine": "medusa"}))
+            .send()
+    });
+    let statuses: Vec<_> = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.expect("send").status())
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        5
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::FORBIDDEN)
+            .count(),
+        45
+    );
+    assert_eq!(
+        app.state
+            .list_stores(Some("bob"), None, 100)
+            .await
+            .expect("list")
+            .len(),
+        5
+    );
+    let (_, body) = app
+        .create(&app.bob, json!({"name": "one-more", "engine": "medusa"}))
+        .await;
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+}
+
+async fn reusing_a_key_with_another_body_is_refused_and_changes_nothing(app: TestApp) {
+    let post = |name: &'static str| {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .bearer_auth(&app.alice)
+            .header("Idempotency-Key", "k")
+            .json(&json!({"name": name, "engine": "medusa"}))
+            .send()
+    };
+    assert_eq!(
+        post("first").await.expect("send").status(),
+        StatusCode::CREATED
+    );
+    let before = app.state.row_counts().await.expect("counts");
+    let refused = post("second").await.expect("send");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+    assert_eq!(app.state.row_counts().await.expect("counts"), before);
+}
+
+async fn every_bad_input_gets_a_json_error_and_changes_nothing(app: TestApp) {
+    let before = app.state.row_counts().await.expect("counts");
+    let json_cases: Vec<(Value, StatusCode, &str, Option<&str>)> = vec![
+        (
+            json!({"name": "ab", "engine": "medusa"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            json!({"name": "Shop!", "engine": "medusa"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            json!({"name": "../../etc", "engine": "medusa"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("name"),
+        ),
+        (
+            json!({"name": "shop", "engine": "shopify"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("engine"),
+        ),
+        (
+            json!({"name": "shop", "engine": "medusa", "plan": "huge"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("plan"),
+        ),
+        (
+            json!({"name": "shop", "engine": "medusa", "ttl_seconds": 5}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("ttl_seconds"),
+        ),
+        (
+            json!({"name": "shop", "engine": "medusa", "admin": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            None,
+        ),
+        (
+            json!({"engine": "medusa"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            None,
+        ),
+        (
+            json!({"name": 7, "engine": "medusa"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            None,
+        ),
+    ];
+    for (body, status, code, field) in json_cases {
+        let (got, error) = app.create(&app.alice, body.clone()).await;
+        assert_eq!(got, status, "{body} -> {error}");
+        assert_eq!(error["error"]["code"], code, "{body} -> {error}");
+        assert!(error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        if let Some(field) = field {
+            assert_eq!(error["error"]["field"], field, "{body}");
+        }
+    }
+    let name_error = app
+        .create(&app.alice, json!({"name": "ab", "engine": "medusa"}))
+        .await
+        .1;
+    assert!(
+        name_error["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("allowed"),
+        "{name_error}"
+    );
+
+    let raw_cases: Vec<(Vec<u8>, &str, StatusCode, &str)> = vec![
+        (
+            b"{not json".to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            b"{\"name\":\"shop\"".to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b'}'],
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            b"name=shop".to_vec(),
+            "application/x-www-form-urlencoded",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            format!(
+                "{{\"name\":\"{}\",\"engine\":\"medusa\"}}",
+                "a".repeat(20_000)
+            )
+            .into_bytes(),
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (body, content_type, status, code) in raw_cases {
+        let response = app
+            .client
+            .post(app.url("/api/v1/stores"))
+            .bearer_auth(&app.alice)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), status, "{content_type}");
+        let error: Value = response.json().await.expect("json error body");
+        assert_eq!(error["error"]["code"], code);
+    }
+    let bad_key = app
+        .client
+        .post(app.url("/api/v1/stores"))
+        .bearer_auth(&app.alice)
+        .header("Idempotency-Key", "x".repeat(300))
+        .json(&json!({"name": "shop", "engine": "medusa"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad_key.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    for path in [
+        "/api/v1/stores/not-a-uuid",
+        "/api/v1/stores/..%2F..%2Fetc",
+        "/api/v1/nothing",
+    ] {
+        let (status, error) = app.get(&app.alice, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(error["error"]["code"], "not_found", "{path}");
+    }
+    let (status, error) = app.get(&app.alice, "/api/v1/stores?limit=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["error"]["field"], "limit");
+    let (status, _) = app.get(&app.alice, "/api/v1/stores?bogus=1").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let put = app
+        .client
+        .put(app.url("/api/v1/stores"))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        app.state.row_counts().await.expect("counts"),
+        before,
+        "a refused request changed rows"
+    );
+}
+
+async fn missing_and_unknown_tokens_are_401_and_non_admins_get_403(app: TestApp) {
+    let none = app
+        .client
+        .get(app.url("/api/v1/stores"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = none.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let (status, _) = app.get("sf_not-a-real-token", "/api/v1/stores").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let basic = app
+        .client
+        .get(app.url("/api/v1/stores"))
+        .header(header::AUTHORIZATION, "Basic YWxpY2U6cHc=")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    let (status, body) = app.get(&app.alice, "/api/v1/audit").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, _) = app.get(&app.admin, "/api/v1/audit").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn other_tenants_stores_are_invisible_but_admins_see_all(app: TestApp) {
+    let (_, store) = app
+        .create(
+            &app.alice,
+            json!({"name": "alice-shop", "engine": "medusa"}),
+        )
+        .await;
+    app.create(&app.bob, json!({"name": "bob-shop", "engine": "medusa"}))
+        .await;
+    let id = store["id"].as_str().expect("id");
+    let (status, _) = app.get(&app.bob, &format!("/api/v1/stores/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let delete = app
+        .client
+        .delete(app.url(&format!("/api/v1/stores/{id}")))
+        .bearer_auth(&app.bob)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+    let (_, bobs) = app.get(&app.bob, "/api/v1/stores").await;
+    assert_eq!(bobs["items"].as_array().map(Vec::len), Some(1));
+    let (_, all) = app.get(&app.admin, "/api/v1/stores").await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
+    let (_, page) = app.get(&app.admin, "/api/v1/stores?limit=1").await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    let next = page["next_after"].as_str().expect("a next page");
+    let (_, rest) = app
+        .get(&app.admin, &format!("/api/v1/stores?limit=1&after={next}"))
+        .await;
+    assert_eq!(rest["items"][0]["name"], "bob-shop");
+}
+
+async fn events_are_served_as_json_and_as_a_live_stream(app: TestApp) {
+    use futures::StreamExt;
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let id = store["id"].as_str().expect("id").to_owned();
+    let (status, events) = app
+        .get(&app.alice, &format!("/api/v1/stores/{id}/events"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events["items"][0]["reason"], "Requested");
+
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/stores/{id}/events")))
+        .bearer_auth(&app.alice)
+        .header(header::ACCEPT, "text/event-stream")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .expect("ct")
+        .starts_with("text/event-stream"));
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    let store_id = uuid::Uuid::parse_str(&id).expect("uuid");
+    let state = app.state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let event = storefleet_state::NewEvent::normal("NamespaceReady", "namespace created");
+        state
+            .record_events(store_id, &[event], Utc::now())
+            .await
+            .expect("record");
+    });
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("NamespaceReady") {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("event in time");
+        seen.push_str(&String::from_utf8_lossy(
+            &chunk.expect("chunk").expect("bytes"),
+        ));
+    }
+    assert!(seen.contains("event: store-event"));
+    assert!(seen.contains("\"reason\":\"Requested\""), "{seen}");
+}
+
+#[tokio::test]
+async fn mutations_over_the_rate_limit_get_429_with_retry_after() {
+    let config = ApiConfig {
+        rate_per_user_per_minute: NonZeroU32::new(3).expect("nonzero"),
+        ..ApiConfig::default()
+    };
+    let app = sqlite(config).await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let (status, _) = app
+            .create(
+                &app.alice,
+                json!({"name": format!("shop-{i}"), "engine": "medusa"}),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..3], [StatusCode::CREATED; 3]);
+    let limited = app
+        .client
+        .post(app.url("/api/v1/stores"))
+        .bearer_auth(&app.alice)
+        .json(&json!({"name": "shop-x", "engine": "medusa"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers()[header::RETRY_AFTER]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("secs");
+    assert!(retry >= 1);
+    let body: Value = limited.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let (status, _) = app.get(&app.alice, "/api/v1/stores").await;
+    assert_eq!(status, StatusCode::OK, "reads are not rate limited");
+    let (status, _) = app
+        .create(&app.bob, json!({"name": "bobs", "engine": "medusa"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "another user has a budget of their own"
+    );
+}
+
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let generated = storefleet_api::openapi::document();
+    if std::env::var("STOREFLEET_UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &generated).expect("write docs/openapi.json");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date; run STOREFLEET_UPDATE_OPENAPI=1 cargo test -p storefleet-api --test api"
+    );
+}
