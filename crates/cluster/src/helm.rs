@@ -1,0 +1,173 @@
+//! Running the `helm` CLI for one store's release: values go in a file, never on the command line.
+
+use crate::{ClusterError, RELEASE};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Command;
+
+/// Longest a single helm command may run before it is killed and the step retried.
+const HELM_TIMEOUT: Duration = Duration::from_secs(300);
+/// A pending operation older than this was left by a process that died, not one in flight.
+pub const STALE_PENDING: Duration = Duration::from_secs(90);
+
+#[derive(Debug, Clone)]
+pub struct Helm {
+    pub binary: PathBuf,
+    pub charts_dir: PathBuf,
+    /// Passed to helm as `KUBECONFIG` so it talks to the same cluster as the driver.
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// A release's state as `helm status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseStatus {
+    pub status: String,
+    /// Seconds since the release was last changed, when helm reported a parseable time.
+    pub age_seconds: Option<i64>,
+}
+
+impl Helm {
+    async fn run(&self, args: &[&str]) -> Result<String, ClusterError> {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(kubeconfig) = &self.kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+        let child = command.spawn().map_err(|e| {
+            ClusterError::Permanent(format!("cannot run helm at {}: {e}", self.binary.display()))
+        })?;
+        let output = tokio::time::timeout(HELM_TIMEOUT, child.wait_with_output())
+            .await
+            .map_err(|_| {
+                ClusterError::Helm(format!(
+                    "helm {} timed out after {} s",
+                    args[0],
+                    HELM_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| ClusterError::Helm(e.to_string()))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(ClusterError::Helm(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ))
+        }
+    }
+
+    pub fn chart_path(&self, engine: &str) -> Result<PathBuf, ClusterError> {
+        let path = self.charts_dir.join(engine);
+        if path.join("Chart.yaml").is_file() {
+            Ok(path)
+        } else {
+            Err(ClusterError::Permanent(format!(
+                "engine chart {} not found; set --charts-dir / STOREFLEET_CHARTS_DIR to the directory holding charts/",
+                path.display()
+            )))
+        }
+    }
+
+    /// The release's status, or `None` when there is no release.
+    pub async fn status(&self, namespace: &str) -> Result<Option<ReleaseStatus>, ClusterError> {
+        match self
+            .run(&[
+                "status",
+                RELEASE,
+                "--namespace",
+                namespace,
+                "--output",
+                "json",
+            ])
+            .await
+        {
+            Ok(out) => Ok(Some(parse_status(&out))),
+            Err(ClusterError::Helm(message)) if message.contains("not found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn upgrade_install(
+        &self,
+        namespace: &str,
+        engine: &str,
+        values: &serde_json::Value,
+    ) -> Result<(), ClusterError> {
+        let chart = self.chart_path(engine)?;
+        let mut file = tempfile::Builder::new()
+            .prefix("storefleet-values-")
+            .suffix(".json")
+            .tempfile()
+            .map_err(|e| ClusterError::Helm(format!("values file: {e}")))?;
+        serde_json::to_writer(&mut file, values)
+            .map_err(|e| ClusterError::Helm(format!("values file: {e}")))?;
+        let values_path = file.path().to_string_lossy().into_owned();
+        let chart = chart.to_string_lossy().into_owned();
+        self.run(&[
+            "upgrade",
+            "--install",
+            RELEASE,
+            &chart,
+            "--namespace",
+            namespace,
+            "--values",
+            &values_path,
+            "--history-max",
+            "5",
+        ])
+        .await
+        .map(drop)
+    }
+
+    pub async fn uninstall(&self, namespace: &str, no_hooks: bool) -> Result<(), ClusterError> {
+        let mut args = vec!["uninstall", RELEASE, "--namespace", namespace];
+        if no_hooks {
+            args.push("--no-hooks");
+        }
+        match self.run(&args).await {
+            Ok(_) => Ok(()),
+            Err(ClusterError::Helm(message)) if message.contains("not found") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn rollback(&self, namespace: &str) -> Result<(), ClusterError> {
+        self.run(&["rollback", RELEASE, "--namespace", namespace])
+            .await
+            .map(drop)
+    }
+}
+
+fn parse_status(json: &str) -> ReleaseStatus {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let info = &value["info"];
+    let status = info["status"].as_str().unwrap_or("unknown").to_owned();
+    let age_seconds = info["last_deployed"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds());
+    ReleaseStatus {
+        status,
+        age_seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_age_are_read_from_helm_json() {
+        let s = parse_status(
+            r#"{"name":"store","info":{"status":"pending-install","last_deployed":"2020-01-01T00:00:00Z"},"version":1}"#,
+        );
+        assert_eq!(s.status, "pending-install");
+        assert!(s.age_seconds.is_some_and(|a| a > 3600));
+        assert_eq!(parse_status("garbage").status, "unknown");
+    }
+}

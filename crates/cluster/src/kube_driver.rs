@@ -1,0 +1,286 @@
+//! The real driver: kube-rs with server-side apply for guardrails, the helm CLI for releases.
+
+use crate::build::{self, Credentials};
+use crate::helm::{Helm, STALE_PENDING};
+use crate::{
+    ClusterDriver, ClusterError, ClusterSettings, ManagedNamespace, Readiness, CREDENTIALS_SECRET,
+    MANAGED_BY, STORE_ID_LABEL,
+};
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Resource};
+use serde::{de::DeserializeOwned, Serialize};
+use storefleet_domain::Store;
+
+pub struct KubeDriver {
+    client: Client,
+    settings: ClusterSettings,
+    helm: Helm,
+}
+
+impl KubeDriver {
+    pub fn new(client: Client, settings: ClusterSettings, helm: Helm) -> Self {
+        Self {
+            client,
+            settings,
+            helm,
+        }
+    }
+
+    async fn apply<K>(&self, object: &K) -> Result<(), ClusterError>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let namespace = object.meta().namespace.clone().unwrap_or_default();
+        let name = object.meta().name.clone().unwrap_or_default();
+        let api: Api<K> = Api::namespaced(self.client.clone(), &namespace);
+        api.patch(
+            &name,
+            &PatchParams::apply(crate::FIELD_MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Create the credentials once: re-applying would replace passwords the engine already uses.
+    async fn ensure_credentials(&self, store: &Store) -> Result<(), ClusterError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &store.namespace);
+        if api.get_opt(CREDENTIALS_SECRET).await?.is_some() {
+            return Ok(());
+        }
+        let secret = build::credentials_secret(store, &Credentials::generate(store));
+        match api
+            .create(
+                &PostParams {
+                    field_manager: Some(crate::FIELD_MANAGER.to_owned()),
+                    ..PostParams::default()
+                },
+                &secret,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn deployment_ready(d: &Deployment) -> bool {
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(status) = &d.status else {
+        return false;
+    };
+    status.observed_generation >= d.metadata.generation
+        && status.updated_replicas.unwrap_or(0) >= want
+        && status.available_replicas.unwrap_or(0) >= want
+}
+
+fn statefulset_ready(s: &StatefulSet) -> bool {
+    let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(status) = &s.status else {
+        return false;
+    };
+    status.observed_generation >= s.metadata.generation
+        && status.ready_replicas.unwrap_or(0) >= want
+}
+
+fn job_failure(job: &Job) -> Option<String> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Failed" && c.status == "True")
+        .map(|c| {
+            format!(
+                "job {} failed: {}",
+                job.metadata.name.as_deref().unwrap_or("?"),
+                c.message
+                    .as_deref()
+                    .or(c.reason.as_deref())
+                    .unwrap_or("no reason given")
+            )
+        })
+}
+
+fn job_complete(job: &Job) -> bool {
+    job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) >= 1
+}
+
+#[async_trait]
+impl ClusterDriver for KubeDriver {
+    async fn ensure_namespace(&self, store: &Store) -> Result<(), ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let namespace = build::namespace(store);
+        api.patch(
+            &store.namespace,
+            &PatchParams::apply(crate::FIELD_MANAGER).force(),
+            &Patch::Apply(&namespace),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn apply_guardrails(&self, store: &Store) -> Result<(), ClusterError> {
+        // The RoleBinding first: in a least-privilege install it is what grants the rest.
+        self.apply::<RoleBinding>(&build::role_binding(store, &self.settings))
+            .await?;
+        self.apply::<ResourceQuota>(&build::resource_quota(store))
+            .await?;
+        self.apply::<LimitRange>(&build::limit_range(store)).await?;
+        for policy in build::network_policies(store, &self.settings) {
+            self.apply::<NetworkPolicy>(&policy).await?;
+        }
+        self.ensure_credentials(store).await
+    }
+
+    async fn install_release(&self, store: &Store) -> Result<String, ClusterError> {
+        let namespace = &store.namespace;
+        let engine = store.engine.as_str();
+        self.helm.chart_path(engine)?;
+        match self.helm.status(namespace).await? {
+            Some(s) if s.status == "deployed" => return Ok("release already deployed".to_owned()),
+            Some(s) if s.status.starts_with("pending-") => {
+                let stale = s
+                    .age_seconds
+                    .is_none_or(|age| age >= STALE_PENDING.as_secs() as i64);
+                if !stale {
+                    return Err(ClusterError::Helm(format!(
+                        "release is {} since {} s; waiting for that operation before recovering",
+                        s.status,
+                        s.age_seconds.unwrap_or(0)
+                    )));
+                }
+                tracing::warn!(namespace, status = %s.status, "recovering a release stuck in a pending state");
+                if s.status == "pending-install" {
+                    self.helm.uninstall(namespace, true).await?;
+                } else {
+                    self.helm.rollback(namespace).await?;
+                }
+            }
+            Some(s) if s.status == "failed" => self.helm.uninstall(namespace, true).await?,
+            _ => {}
+        }
+        let values = build::helm_values(store, &self.settings);
+        self.helm
+            .upgrade_install(namespace, engine, &values)
+            .await?;
+        Ok(format!("installed chart {engine}"))
+    }
+
+    async fn workloads(&self, store: &Store) -> Result<Readiness, ClusterError> {
+        let lp = ListParams::default();
+        let deployments = Api::<Deployment>::namespaced(self.client.clone(), &store.namespace)
+            .list(&lp)
+            .await?;
+        let statefulsets = Api::<StatefulSet>::namespaced(self.client.clone(), &store.namespace)
+            .list(&lp)
+            .await?;
+        let total = deployments.items.len() + statefulsets.items.len();
+        if total == 0 {
+            return Ok(Readiness::Waiting(
+                "no Deployments or StatefulSets yet".to_owned(),
+            ));
+        }
+        let mut waiting: Vec<String> = deployments
+            .items
+            .iter()
+            .filter(|d| !deployment_ready(d))
+            .map(|d| format!("deployment/{}", d.metadata.name.as_deref().unwrap_or("?")))
+            .collect();
+        waiting.extend(
+            statefulsets
+                .items
+                .iter()
+                .filter(|s| !statefulset_ready(s))
+                .map(|s| format!("statefulset/{}", s.metadata.name.as_deref().unwrap_or("?"))),
+        );
+        if waiting.is_empty() {
+            Ok(Readiness::Ready(format!("{total} workloads ready")))
+        } else {
+            Ok(Readiness::Waiting(format!(
+                "{}/{total} ready; waiting for {}",
+                total - waiting.len(),
+                waiting.join(", ")
+            )))
+        }
+    }
+
+    async fn jobs(&self, store: &Store) -> Result<Readiness, ClusterError> {
+        let jobs = Api::<Job>::namespaced(self.client.clone(), &store.namespace)
+            .list(&ListParams::default())
+            .await?;
+        if let Some(failure) = jobs.items.iter().find_map(job_failure) {
+            return Ok(Readiness::Failed(failure));
+        }
+        let pending: Vec<_> = jobs
+            .items
+            .iter()
+            .filter(|j| !job_complete(j))
+            .map(|j| j.metadata.name.clone().unwrap_or_default())
+            .collect();
+        if pending.is_empty() {
+            Ok(Readiness::Ready(format!(
+                "{} setup jobs complete",
+                jobs.items.len()
+            )))
+        } else {
+            Ok(Readiness::Waiting(format!(
+                "waiting for job {}",
+                pending.join(", ")
+            )))
+        }
+    }
+
+    async fn uninstall_release(&self, store: &Store) -> Result<(), ClusterError> {
+        if !self.namespace_exists(&store.namespace).await? {
+            return Ok(());
+        }
+        self.helm.uninstall(&store.namespace, false).await
+    }
+
+    async fn delete_namespace(&self, namespace: &str) -> Result<(), ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        match api.delete(namespace, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn namespace_exists(&self, namespace: &str) -> Result<bool, ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        Ok(api.get_opt(namespace).await?.is_some())
+    }
+
+    async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+        let list = api.list(&ListParams::default().labels(&selector)).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|ns| ManagedNamespace {
+                store_id: ns
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(STORE_ID_LABEL).cloned()),
+                terminating: ns.metadata.deletion_timestamp.is_some(),
+                name: ns.metadata.name.unwrap_or_default(),
+            })
+            .collect())
+    }
+}

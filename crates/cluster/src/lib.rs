@@ -1,0 +1,196 @@
+//! The cluster driver: everything Storefleet does to a Kubernetes cluster, behind one trait.
+//!
+//! Guardrail objects are built by pure functions ([`build`]) and applied with server-side
+//! apply under one field manager ([`kube_driver`]); store workloads are a Helm release of an
+//! engine chart ([`helm`]).
+
+pub mod build;
+pub mod helm;
+pub mod kube_driver;
+
+use async_trait::async_trait;
+use storefleet_domain::Store;
+
+/// Field manager of every object Storefleet applies.
+pub const FIELD_MANAGER: &str = "storefleet";
+/// Label on everything Storefleet creates; admission policies key on it.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "storefleet");
+pub const STORE_ID_LABEL: &str = "storefleet.io/store-id";
+pub const OWNER_LABEL: &str = "storefleet.io/owner";
+/// The Helm release name inside each store namespace (one release per namespace).
+pub const RELEASE: &str = "store";
+/// Secret holding the credentials the orchestrator generated for a store.
+pub const CREDENTIALS_SECRET: &str = "store-credentials";
+
+/// Platform settings the driver needs to build a store's objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// Base domain; a store is served at `<name>.<domain>`.
+    pub store_domain: String,
+    pub ingress_class: Option<String>,
+    /// cert-manager ClusterIssuer for store TLS; none means plain HTTP.
+    pub tls_issuer: Option<String>,
+    /// The orchestrator's service account, bound to the store-admin role in each store namespace.
+    pub orchestrator_service_account: (String, String),
+    /// ClusterRole the orchestrator binds in each store namespace.
+    pub store_admin_role: String,
+    /// Namespace of the platform, allowed into store namespaces (order checks).
+    pub platform_namespace: String,
+    /// Namespaces whose pods may reach store pods (the ingress controller's).
+    pub ingress_namespaces: Vec<String>,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            store_domain: "127.0.0.1.nip.io".to_owned(),
+            ingress_class: None,
+            tls_issuer: None,
+            orchestrator_service_account: (
+                "storefleet".to_owned(),
+                "storefleet-orchestrator".to_owned(),
+            ),
+            store_admin_role: "storefleet-store-admin".to_owned(),
+            platform_namespace: "storefleet".to_owned(),
+            ingress_namespaces: vec![
+                "kube-system".to_owned(),
+                "ingress-nginx".to_owned(),
+                "traefik".to_owned(),
+            ],
+        }
+    }
+}
+
+impl ClusterSettings {
+    pub fn store_host(&self, store: &Store) -> String {
+        format!("{}.{}", store.name, self.store_domain)
+    }
+
+    pub fn storefront_url(&self, store: &Store) -> String {
+        let scheme = if self.tls_issuer.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/", self.store_host(store))
+    }
+
+    pub fn admin_url(&self, store: &Store) -> String {
+        let path = match store.engine {
+            storefleet_domain::Engine::Woocommerce => "wp-admin/",
+            storefleet_domain::Engine::Medusa => "app/",
+        };
+        format!("{}{path}", self.storefront_url(store))
+    }
+}
+
+/// How far a set of workloads has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready(String),
+    Waiting(String),
+    /// It will not get there by waiting (a Job ran out of retries).
+    Failed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The cluster could not be reached or answered with a server error: retry with backoff.
+    #[error("Kubernetes API unavailable: {0}")]
+    Unavailable(String),
+    /// The API server refused a request (forbidden, invalid, conflict): retry, it may be transient.
+    #[error("Kubernetes API refused the request: {0}")]
+    Rejected(String),
+    #[error("helm failed: {0}")]
+    Helm(String),
+    /// Waiting will not help (a chart that does not exist): fail the store.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl ClusterError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClusterError::Unavailable(_) => "unavailable",
+            ClusterError::Rejected(_) => "rejected",
+            ClusterError::Helm(_) => "helm",
+            ClusterError::Permanent(_) => "permanent",
+        }
+    }
+}
+
+impl From<kube::Error> for ClusterError {
+    fn from(e: kube::Error) -> Self {
+        match &e {
+            kube::Error::Api(response) if response.code < 500 => {
+                ClusterError::Rejected(response.message.clone())
+            }
+            _ => ClusterError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// A namespace Storefleet created, with the store it was made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedNamespace {
+    pub name: String,
+    pub store_id: Option<String>,
+    pub terminating: bool,
+}
+
+/// Everything the orchestrator asks of a cluster. Every method is idempotent.
+#[async_trait]
+pub trait ClusterDriver: Send + Sync {
+    async fn ensure_namespace(&self, store: &Store) -> Result<(), ClusterError>;
+    /// RoleBinding, ResourceQuota, LimitRange, NetworkPolicies and the credentials Secret.
+    async fn apply_guardrails(&self, store: &Store) -> Result<(), ClusterError>;
+    async fn install_release(&self, store: &Store) -> Result<String, ClusterError>;
+    /// Deployments and StatefulSets of the namespace.
+    async fn workloads(&self, store: &Store) -> Result<Readiness, ClusterError>;
+    /// Jobs of the namespace (the engine's setup Job).
+    async fn jobs(&self, store: &Store) -> Result<Readiness, ClusterError>;
+    async fn uninstall_release(&self, store: &Store) -> Result<(), ClusterError>;
+    async fn delete_namespace(&self, namespace: &str) -> Result<(), ClusterError>;
+    async fn namespace_exists(&self, namespace: &str) -> Result<bool, ClusterError>;
+    async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError>;
+}
+
+/// Stands in when no cluster is configured: every call says so, and stores wait for one.
+pub struct NoCluster(pub String);
+
+#[async_trait]
+impl ClusterDriver for NoCluster {
+    async fn ensure_namespace(&self, _: &Store) -> Result<(), ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn apply_guardrails(&self, _: &Store) -> Result<(), ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn install_release(&self, _: &Store) -> Result<String, ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn workloads(&self, _: &Store) -> Result<Readiness, ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn jobs(&self, _: &Store) -> Result<Readiness, ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn uninstall_release(&self, _: &Store) -> Result<(), ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn delete_namespace(&self, _: &str) -> Result<(), ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn namespace_exists(&self, _: &str) -> Result<bool, ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError> {
+        Err(self.unavailable())
+    }
+}
+
+impl NoCluster {
+    fn unavailable(&self) -> ClusterError {
+        ClusterError::Unavailable(format!("no Kubernetes cluster configured: {}", self.0))
+    }
+}
