@@ -1,5 +1,7 @@
 //! Black-box API tests: each test spawns the app on port 0 with a fresh database, on both backends.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
+
 use chrono::Utc;
 use prometheus_client::registry::Registry;
 use reqwest::{header, Client, StatusCode};

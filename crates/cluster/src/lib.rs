@@ -141,6 +141,10 @@ pub struct ManagedNamespace {
 /// Everything the orchestrator asks of a cluster. Every method is idempotent.
 #[async_trait]
 pub trait ClusterDriver: Send + Sync {
+    /// False when no cluster is configured: nothing can have been written anywhere.
+    fn is_configured(&self) -> bool {
+        true
+    }
     async fn ensure_namespace(&self, store: &Store) -> Result<(), ClusterError>;
     /// RoleBinding, ResourceQuota, LimitRange, NetworkPolicies and the credentials Secret.
     async fn apply_guardrails(&self, store: &Store) -> Result<(), ClusterError>;
@@ -160,6 +164,9 @@ pub struct NoCluster(pub String);
 
 #[async_trait]
 impl ClusterDriver for NoCluster {
+    fn is_configured(&self) -> bool {
+        false
+    }
     async fn ensure_namespace(&self, _: &Store) -> Result<(), ClusterError> {
         Err(self.unavailable())
     }
@@ -191,6 +198,9 @@ impl ClusterDriver for NoCluster {
 
 impl NoCluster {
     fn unavailable(&self) -> ClusterError {
-        ClusterError::Unavailable(format!("no Kubernetes cluster configured: {}", self.0))
+        ClusterError::Unavailable(format!(
+            "no Kubernetes cluster configured ({}); set KUBECONFIG or run inside a cluster",
+            self.0
+        ))
     }
 }

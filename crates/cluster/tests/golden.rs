@@ -1,6 +1,8 @@
 //! Golden tests: the guardrail objects of a fixed store, as YAML, compared with committed files.
 //! `STOREFLEET_UPDATE_GOLDEN=1 cargo test -p storefleet-cluster --test golden` rewrites them.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
+
 use chrono::{TimeZone, Utc};
 use storefleet_cluster::build::{self, Credentials};
 use storefleet_cluster::ClusterSettings;

@@ -114,37 +114,44 @@ impl StateStore {
         Ok(())
     }
 
-    /// Record one pass and release the lease, only if we still hold it and nobody changed the
-    /// desired state meanwhile. False means the pass was stale and nothing but events was kept.
+    /// Record progress, only if we still hold the lease and nobody changed the desired state
+    /// meanwhile; `release` gives the lease back. False means the pass was stale and nothing but
+    /// its events was kept.
     pub async fn save_progress(
         &self,
         owner: &str,
         seen_generation: i64,
         progress: &Progress,
         now: DateTime<Utc>,
+        release: bool,
     ) -> Result<bool, StateError> {
         let store = &progress.store;
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let lease = if release {
+            ", lease_owner = NULL, lease_expires_at = NULL"
+        } else {
+            ""
+        };
+        let sql = format!(
             "UPDATE stores SET phase = $1, conditions = $2, message = $3, storefront_url = $4, \
              admin_url = $5, observed_generation = $6, next_attempt_at = $7, attempts = $8, \
-             updated_at = $9, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = $10 AND lease_owner = $11 AND generation = $12",
-        )
-        .bind(store.phase.as_str())
-        .bind(conditions_json(&store.conditions)?)
-        .bind(&store.message)
-        .bind(&store.storefront_url)
-        .bind(&store.admin_url)
-        .bind(store.observed_generation)
-        .bind(millis(progress.next_attempt_at))
-        .bind(progress.attempts)
-        .bind(millis(now))
-        .bind(store.id.to_string())
-        .bind(owner)
-        .bind(seen_generation)
-        .execute(&mut *tx)
-        .await?;
+             updated_at = $9{lease} WHERE id = $10 AND lease_owner = $11 AND generation = $12"
+        );
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(&sql)
+            .bind(store.phase.as_str())
+            .bind(conditions_json(&store.conditions)?)
+            .bind(&store.message)
+            .bind(&store.storefront_url)
+            .bind(&store.admin_url)
+            .bind(store.observed_generation)
+            .bind(millis(progress.next_attempt_at))
+            .bind(progress.attempts)
+            .bind(millis(now))
+            .bind(store.id.to_string())
+            .bind(owner)
+            .bind(seen_generation)
+            .execute(&mut *tx)
+            .await?;
         for event in &progress.events {
             insert_event(&mut tx, store.id, event, now).await?;
         }

@@ -1,5 +1,7 @@
 //! One conformance suite, run against every backend: SQLite in a temp file and a real PostgreSQL.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
+
 use chrono::{Duration, Utc};
 use storefleet_domain::{ConditionStatus, ConditionType, Engine, Phase, Plan, StoreName};
 use storefleet_state::{
@@ -393,7 +395,7 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
         .await
         .expect("delete");
     assert!(!state
-        .save_progress("one", work.store.generation, &progress, now)
+        .save_progress("one", work.store.generation, &progress, now, true)
         .await
         .expect("save"));
     let current = state
@@ -421,7 +423,7 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
         attempts: 1,
     };
     assert!(state
-        .save_progress("two", again[0].store.generation, &progress, now)
+        .save_progress("two", again[0].store.generation, &progress, now, true)
         .await
         .expect("save"));
     let saved = state

@@ -1,0 +1,287 @@
+//! Storefleet's orchestrator: level-triggered, lease-based, bounded.
+//!
+//! For every store whose desired state differs from what was last observed, it takes the next
+//! idempotent step. Stores are claimed under leases, so any number of replicas share the work
+//! and a crashed replica's stores are resumed once its leases expire.
+
+pub mod backoff;
+pub mod metrics;
+pub mod reconcile;
+pub mod steps;
+pub mod sweep;
+
+use chrono::Utc;
+use metrics::{OrchestratorMetrics, StepLabels, TaskLabels};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use steps::StepOutcome;
+use storefleet_cluster::{ClusterDriver, ClusterSettings};
+use storefleet_domain::Action;
+use storefleet_state::{StateStore, WorkSignal};
+use tokio::sync::{watch, Semaphore};
+
+/// Settings of one orchestrator replica.
+#[derive(Debug, Clone)]
+pub struct OrchestratorConfig {
+    /// This replica's identity in leases; unique per process.
+    pub owner: String,
+    /// Stores worked on at once by this replica.
+    pub concurrency: usize,
+    pub lease: Duration,
+    /// Longest sleep between looks at the state store, even with no wake-up.
+    pub resync: Duration,
+    /// How often TTL expiry and the orphan-namespace sweep run.
+    pub sweep_every: Duration,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        Self {
+            owner: format!(
+                "orchestrator-{}-{}",
+                std::process::id(),
+                uuid::Uuid::now_v7().simple()
+            ),
+            concurrency: 8,
+            lease: Duration::from_secs(30),
+            resync: Duration::from_secs(10),
+            sweep_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What every pass needs. Cheap to share.
+pub struct Context {
+    pub state: StateStore,
+    pub driver: Arc<dyn ClusterDriver>,
+    pub settings: ClusterSettings,
+    pub owner: String,
+    pub lease: Duration,
+    pub metrics: OrchestratorMetrics,
+}
+
+impl Context {
+    fn observe(&self, action: Action, outcome: &StepOutcome, started: Instant) {
+        let labels = StepLabels {
+            step: steps::step_name(action).to_owned(),
+            outcome: outcome.label().to_owned(),
+        };
+        self.metrics.steps.get_or_create(&labels).inc();
+        self.metrics
+            .step_seconds
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+pub struct Orchestrator {
+    ctx: Arc<Context>,
+    config: OrchestratorConfig,
+    signal: WorkSignal,
+}
+
+impl Orchestrator {
+    pub fn new(
+        state: StateStore,
+        driver: Arc<dyn ClusterDriver>,
+        settings: ClusterSettings,
+        config: OrchestratorConfig,
+        signal: WorkSignal,
+        metrics: OrchestratorMetrics,
+    ) -> Self {
+        let ctx = Context {
+            state,
+            driver,
+            settings,
+            owner: config.owner.clone(),
+            lease: config.lease,
+            metrics,
+        };
+        Self {
+            ctx: Arc::new(ctx),
+            config,
+            signal,
+        }
+    }
+
+    /// Run until `shutdown` turns true, restarting the loop if it ever crashes.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        loop {
+            let worker = tokio::spawn({
+                let this = this.clone();
+                let shutdown = shutdown.clone();
+                async move { this.work_loop(shutdown).await }
+            });
+            match worker.await {
+                Ok(()) => return,
+                Err(e) => {
+                    this.ctx
+                        .metrics
+                        .task_restarts
+                        .get_or_create(&TaskLabels {
+                            task: "work_loop".to_owned(),
+                        })
+                        .inc();
+                    tracing::error!(error = %e, "orchestrator loop crashed; restarting it");
+                    if *shutdown.borrow_and_update() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn work_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut next_sweep = Instant::now();
+        tracing::info!(owner = %self.config.owner, concurrency = self.config.concurrency, "orchestrator started");
+        while !*shutdown.borrow() {
+            if Instant::now() >= next_sweep {
+                sweep::run(&self.ctx).await;
+                next_sweep = Instant::now() + self.config.sweep_every;
+            }
+            let free = slots.available_permits();
+            if free > 0 {
+                self.claim_and_spawn(&slots, free).await;
+            }
+            let sleep = self.sleep_for().await;
+            tokio::select! {
+                _ = self.signal.woken() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Let passes in flight finish their current step; their leases cover the rest.
+        let all = u32::try_from(self.config.concurrency).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
+        tracing::info!(owner = %self.config.owner, "orchestrator stopped");
+    }
+
+    async fn claim_and_spawn(&self, slots: &Arc<Semaphore>, free: usize) {
+        let now = Utc::now();
+        let lease_until = now
+            + chrono::Duration::from_std(self.config.lease)
+                .unwrap_or(chrono::Duration::seconds(30));
+        let limit = i64::try_from(free).unwrap_or(i64::MAX);
+        let claimed = match self
+            .ctx
+            .state
+            .claim(&self.config.owner, now, lease_until, limit)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming work failed; will retry");
+                return;
+            }
+        };
+        for work in claimed {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            self.ctx.metrics.claimed.inc();
+            self.ctx.metrics.in_flight.inc();
+            let ctx = self.ctx.clone();
+            let signal = self.signal.clone();
+            tokio::spawn(async move {
+                let store_id = work.store.id;
+                let pass = tokio::spawn(run_pass(ctx.clone(), work));
+                if let Err(e) = pass.await {
+                    ctx.metrics
+                        .task_restarts
+                        .get_or_create(&TaskLabels {
+                            task: "pass".to_owned(),
+                        })
+                        .inc();
+                    tracing::error!(store = %store_id, error = %e, "a pass crashed; the store is retried when its lease expires");
+                }
+                ctx.metrics.in_flight.dec();
+                drop(permit);
+                // A slot is free: look for more work now.
+                signal.wake();
+            });
+        }
+    }
+
+    /// Sleep until the earliest store wants attention, but never past the resync interval.
+    async fn sleep_for(&self) -> Duration {
+        let resync = self.config.resync;
+        match self.ctx.state.next_wake().await {
+            Ok(Some(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(20), resync),
+            Ok(None) => resync,
+            Err(_) => Duration::from_secs(1),
+        }
+    }
+}
+
+/// One pass with a lease renewer beside it; the renewer flags a lost lease so the pass stops.
+async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
+    let lost = Arc::new(AtomicBool::new(false));
+    let store_id = work.store.id;
+    let renewer = tokio::spawn({
+        let ctx = ctx.clone();
+        let lost = lost.clone();
+        async move {
+            let every = ctx.lease / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                let until = Utc::now()
+                    + chrono::Duration::from_std(ctx.lease)
+                        .unwrap_or(chrono::Duration::seconds(30));
+                match ctx.state.renew_lease(store_id, &ctx.owner, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(store = %store_id, error = %e, "lease renewal failed; retrying")
+                    }
+                }
+            }
+        }
+    });
+    if let Err(e) = reconcile::reconcile(&ctx, work, &lost).await {
+        tracing::warn!(store = %store_id, error = %e, "recording progress failed; the store is retried after its lease expires");
+    }
+    renewer.abort();
+}
+
+/// Forward PostgreSQL notifications on the work channel to the in-process signal, reconnecting
+/// with a pause when the connection drops, until `shutdown`.
+pub async fn forward_notifications(
+    database_url: String,
+    signal: WorkSignal,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use sqlx::postgres::PgListener;
+    while !*shutdown.borrow() {
+        let listener = async {
+            let mut listener = PgListener::connect(&database_url).await?;
+            listener.listen(storefleet_state::WORK_CHANNEL).await?;
+            loop {
+                listener.recv().await?;
+                signal.wake();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            result = listener => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "lost the PostgreSQL notification connection; reconnecting");
+                }
+                // Missed notifications only cost latency: the resync still finds the work.
+                signal.wake();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

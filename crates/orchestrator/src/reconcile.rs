@@ -1,0 +1,298 @@
+//! One pass over one claimed store: decide (pure) → act (one step) → record, until the store
+//! is settled or has to wait. Every write is conditional on still holding the lease.
+
+use crate::steps::{self, StepOutcome};
+use crate::{backoff, Context};
+use chrono::Utc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use storefleet_domain::lifecycle::{REASON_NAMESPACE_DELETING, REASON_UNINSTALLED};
+use storefleet_domain::{next_action, Action, ConditionStatus, ConditionType, Phase, Store};
+use storefleet_state::{NewEvent, Progress, StateError, Work};
+
+/// A store that is settled is not looked at again until its desired state changes.
+const SETTLED_RECHECK: chrono::Duration = chrono::Duration::days(3650);
+
+/// Drive one store as far as it goes now. Returns when it is settled, waiting, failing, or
+/// when the lease was lost (another replica owns the store now).
+pub async fn reconcile(
+    ctx: &Context,
+    work: Work,
+    lease_lost: &AtomicBool,
+) -> Result<(), StateError> {
+    let seen_generation = work.store.generation;
+    let mut store = work.store;
+    let mut attempts = work.attempts;
+    loop {
+        if lease_lost.load(Ordering::Relaxed) {
+            ctx.metrics.lost_leases.inc();
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut events = Vec::new();
+        if matches!(store.phase, Phase::Requested | Phase::Provisioning) && now >= store.deadline_at
+        {
+            let last = store
+                .message
+                .clone()
+                .unwrap_or_else(|| "no step had finished".to_owned());
+            let message =
+                format!("provisioning did not finish before its deadline; last state: {last}");
+            store.phase = Phase::Failed;
+            store.message = Some(message.clone());
+            store.observed_generation = store.generation;
+            events.push(NewEvent::warning("ProvisioningTimeout", message));
+            return finish(
+                ctx,
+                seen_generation,
+                store,
+                events,
+                now + SETTLED_RECHECK,
+                0,
+            )
+            .await;
+        }
+        let action = next_action(store.phase, &store.conditions, store.touched_cluster);
+        match action {
+            Action::Nothing => {
+                store.observed_generation = store.generation;
+                return finish(
+                    ctx,
+                    seen_generation,
+                    store,
+                    events,
+                    now + SETTLED_RECHECK,
+                    0,
+                )
+                .await;
+            }
+            Action::MarkReady => {
+                store.phase = Phase::Ready;
+                store.message = None;
+                store.observed_generation = store.generation;
+                events.push(NewEvent::normal(
+                    "Ready",
+                    "store is ready: a test order went through",
+                ));
+                return finish(
+                    ctx,
+                    seen_generation,
+                    store,
+                    events,
+                    now + SETTLED_RECHECK,
+                    0,
+                )
+                .await;
+            }
+            Action::MarkDeleted => {
+                mark_deleted(
+                    &mut store,
+                    &mut events,
+                    "nothing was created in the cluster",
+                );
+                return finish(
+                    ctx,
+                    seen_generation,
+                    store,
+                    events,
+                    now + SETTLED_RECHECK,
+                    0,
+                )
+                .await;
+            }
+            _ => {}
+        }
+        if store.phase == Phase::Requested {
+            store.phase = Phase::Provisioning;
+            events.push(NewEvent::normal(
+                "Provisioning",
+                format!("provisioning started by {}", ctx.owner),
+            ));
+        }
+        if !store.touched_cluster && ctx.driver.is_configured() {
+            // Before the first write: from here on a delete must clean up in the cluster.
+            ctx.state.mark_touched(store.id).await?;
+            store.touched_cluster = true;
+        }
+
+        let started = Instant::now();
+        let outcome = steps::run(action, &store, ctx.driver.as_ref()).await;
+        ctx.observe(action, &outcome, started);
+        let now = Utc::now();
+        match outcome {
+            StepOutcome::Done { reason, message } => {
+                attempts = 0;
+                record_done(ctx, action, &mut store, reason, &message);
+                if action == Action::AwaitNamespaceGone {
+                    mark_deleted(&mut store, &mut events, &message);
+                    return finish(
+                        ctx,
+                        seen_generation,
+                        store,
+                        events,
+                        now + SETTLED_RECHECK,
+                        0,
+                    )
+                    .await;
+                }
+                events.push(NewEvent::normal(reason, message));
+                let progress = Progress {
+                    store: store.clone(),
+                    events,
+                    next_attempt_at: now,
+                    attempts,
+                };
+                if !ctx
+                    .state
+                    .save_progress(&ctx.owner, seen_generation, &progress, now, false)
+                    .await?
+                {
+                    return give_up_stale(ctx, &store).await;
+                }
+            }
+            StepOutcome::Waiting {
+                reason,
+                message,
+                retry_after,
+            } => {
+                let changed = store.message.as_deref() != Some(message.as_str());
+                set_condition(&mut store, action, ConditionStatus::False, reason, &message);
+                if changed {
+                    events.push(NewEvent::normal(reason, message.clone()));
+                }
+                store.message = Some(message);
+                let next = now
+                    + chrono::Duration::from_std(retry_after)
+                        .unwrap_or(chrono::Duration::seconds(1));
+                return finish(ctx, seen_generation, store, events, next, attempts).await;
+            }
+            StepOutcome::Error(error) => {
+                attempts += 1;
+                let delay = backoff::delay(attempts);
+                let message = format!(
+                    "{} failed: {error}; attempt {attempts}, retrying in {} s",
+                    steps::step_name(action),
+                    delay.as_secs()
+                );
+                tracing::warn!(store = %store.id, step = steps::step_name(action), kind = error.kind(), %error, attempts, "step failed");
+                set_condition(
+                    &mut store,
+                    action,
+                    ConditionStatus::False,
+                    "Retrying",
+                    &message,
+                );
+                events.push(NewEvent::warning("StepFailed", message.clone()));
+                store.message = Some(message);
+                let next = now
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
+                return finish(ctx, seen_generation, store, events, next, attempts).await;
+            }
+            StepOutcome::Fatal { reason, message } => {
+                set_condition(&mut store, action, ConditionStatus::False, reason, &message);
+                store.phase = Phase::Failed;
+                store.observed_generation = store.generation;
+                store.message = Some(message.clone());
+                events.push(NewEvent::warning(reason, message));
+                return finish(
+                    ctx,
+                    seen_generation,
+                    store,
+                    events,
+                    now + SETTLED_RECHECK,
+                    0,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+fn mark_deleted(store: &mut Store, events: &mut Vec<NewEvent>, message: &str) {
+    store.phase = Phase::Deleted;
+    store.message = None;
+    store.observed_generation = store.generation;
+    events.push(NewEvent::normal(
+        "Deleted",
+        format!("store deleted: {message}"),
+    ));
+}
+
+/// Record what a finished step established: a True condition while provisioning, or the
+/// deletion markers the next decision reads.
+fn record_done(ctx: &Context, action: Action, store: &mut Store, reason: &str, message: &str) {
+    let now = Utc::now();
+    match action {
+        Action::Provision(kind) => {
+            store
+                .conditions
+                .set(kind, ConditionStatus::True, reason, message, now);
+            store.message = None;
+            if kind == ConditionType::ReleaseInstalled {
+                store.storefront_url = Some(ctx.settings.storefront_url(store));
+                store.admin_url = Some(ctx.settings.admin_url(store));
+            }
+        }
+        Action::UninstallRelease => store.conditions.set(
+            ConditionType::ReleaseInstalled,
+            ConditionStatus::False,
+            REASON_UNINSTALLED,
+            message,
+            now,
+        ),
+        Action::DeleteNamespace => store.conditions.set(
+            ConditionType::NamespaceReady,
+            ConditionStatus::False,
+            REASON_NAMESPACE_DELETING,
+            message,
+            now,
+        ),
+        _ => {}
+    }
+}
+
+/// While provisioning, a step that is not done shows on its own condition.
+fn set_condition(
+    store: &mut Store,
+    action: Action,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+) {
+    if let Action::Provision(kind) = action {
+        store
+            .conditions
+            .set(kind, status, reason, message, Utc::now());
+    }
+}
+
+async fn finish(
+    ctx: &Context,
+    seen_generation: i64,
+    store: Store,
+    events: Vec<NewEvent>,
+    next_attempt_at: chrono::DateTime<Utc>,
+    attempts: i64,
+) -> Result<(), StateError> {
+    let now = Utc::now();
+    let progress = Progress {
+        store,
+        events,
+        next_attempt_at,
+        attempts,
+    };
+    if !ctx
+        .state
+        .save_progress(&ctx.owner, seen_generation, &progress, now, true)
+        .await?
+    {
+        return give_up_stale(ctx, &progress.store).await;
+    }
+    Ok(())
+}
+
+/// The desired state changed (or the lease went): keep the events, hand the store back.
+async fn give_up_stale(ctx: &Context, store: &Store) -> Result<(), StateError> {
+    tracing::info!(store = %store.id, "desired state changed or lease lost during the pass; handing back");
+    ctx.state.release_lease(store.id, &ctx.owner).await
+}

@@ -1,0 +1,154 @@
+//! One step against the cluster for one store, and what came of it. Only this module calls the driver.
+
+use std::time::Duration;
+use storefleet_cluster::{ClusterDriver, ClusterError, Readiness};
+use storefleet_domain::{Action, ConditionType, Store};
+
+/// How often a store waiting on its pods or its namespace's removal is looked at again.
+pub const POLL_WORKLOADS: Duration = Duration::from_secs(1);
+pub const POLL_NAMESPACE_GONE: Duration = Duration::from_millis(500);
+/// The order check belongs to the engines work; until it lands a store is never called ready.
+pub const POLL_NOT_IMPLEMENTED: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+pub enum StepOutcome {
+    /// The step's goal holds now; `reason` and `message` describe it.
+    Done {
+        reason: &'static str,
+        message: String,
+    },
+    /// Not there yet; look again after `retry_after`.
+    Waiting {
+        reason: &'static str,
+        message: String,
+        retry_after: Duration,
+    },
+    /// The step failed; retry with backoff, or fail the store when the error is permanent.
+    Error(ClusterError),
+    /// Waiting will not help: the store fails.
+    Fatal {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+impl StepOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepOutcome::Done { .. } => "done",
+            StepOutcome::Waiting { .. } => "waiting",
+            StepOutcome::Error(_) => "error",
+            StepOutcome::Fatal { .. } => "fatal",
+        }
+    }
+}
+
+/// The metric and log name of an action.
+pub fn step_name(action: Action) -> &'static str {
+    match action {
+        Action::Provision(ConditionType::NamespaceReady) => "namespace",
+        Action::Provision(ConditionType::GuardrailsApplied) => "guardrails",
+        Action::Provision(ConditionType::ReleaseInstalled) => "release",
+        Action::Provision(ConditionType::WorkloadsReady) => "workloads",
+        Action::Provision(ConditionType::StoreConfigured) => "configure",
+        Action::Provision(ConditionType::OrderCheckPassed) => "order_check",
+        Action::MarkReady => "mark_ready",
+        Action::UninstallRelease => "uninstall",
+        Action::DeleteNamespace => "delete_namespace",
+        Action::AwaitNamespaceGone => "await_namespace_gone",
+        Action::MarkDeleted => "mark_deleted",
+        Action::Nothing => "nothing",
+    }
+}
+
+fn readiness(
+    r: Result<Readiness, ClusterError>,
+    done: &'static str,
+    waiting: &'static str,
+    failed: &'static str,
+) -> StepOutcome {
+    match r {
+        Ok(Readiness::Ready(message)) => StepOutcome::Done {
+            reason: done,
+            message,
+        },
+        Ok(Readiness::Waiting(message)) => StepOutcome::Waiting {
+            reason: waiting,
+            message,
+            retry_after: POLL_WORKLOADS,
+        },
+        Ok(Readiness::Failed(message)) => StepOutcome::Fatal {
+            reason: failed,
+            message,
+        },
+        Err(e) => StepOutcome::Error(e),
+    }
+}
+
+fn done_or_error(r: Result<(), ClusterError>, reason: &'static str, message: &str) -> StepOutcome {
+    match r {
+        Ok(()) => StepOutcome::Done {
+            reason,
+            message: message.to_owned(),
+        },
+        Err(e) => StepOutcome::Error(e),
+    }
+}
+
+/// Take one step. Each is idempotent: repeating it after a crash finds what is already there.
+pub async fn run(action: Action, store: &Store, driver: &dyn ClusterDriver) -> StepOutcome {
+    match action {
+        Action::Provision(ConditionType::NamespaceReady) => done_or_error(
+            driver.ensure_namespace(store).await,
+            "NamespaceCreated",
+            &format!("namespace {} is ready", store.namespace),
+        ),
+        Action::Provision(ConditionType::GuardrailsApplied) => done_or_error(
+            driver.apply_guardrails(store).await,
+            "GuardrailsApplied",
+            &format!("quota, limit range, network policies, role binding and credentials for plan {} applied", store.plan),
+        ),
+        Action::Provision(ConditionType::ReleaseInstalled) => match driver.install_release(store).await {
+            Ok(message) => StepOutcome::Done { reason: "ReleaseInstalled", message },
+            Err(ClusterError::Permanent(message)) => StepOutcome::Fatal { reason: "ReleaseImpossible", message },
+            Err(e) => StepOutcome::Error(e),
+        },
+        Action::Provision(ConditionType::WorkloadsReady) => {
+            readiness(driver.workloads(store).await, "WorkloadsReady", "WaitingForWorkloads", "WorkloadsFailed")
+        }
+        Action::Provision(ConditionType::StoreConfigured) => {
+            readiness(driver.jobs(store).await, "SetupComplete", "WaitingForSetup", "SetupFailed")
+        }
+        Action::Provision(ConditionType::OrderCheckPassed) => StepOutcome::Waiting {
+            reason: "NotImplemented",
+            message: "the test order check is not implemented yet; the store is not called ready until an order goes through".to_owned(),
+            retry_after: POLL_NOT_IMPLEMENTED,
+        },
+        Action::UninstallRelease => match driver.uninstall_release(store).await {
+            Ok(()) => StepOutcome::Done { reason: "Uninstalled", message: "helm release uninstalled".to_owned() },
+            // Deleting the namespace removes the release too; a missing helm must not block deletion.
+            Err(ClusterError::Permanent(message)) => StepOutcome::Done {
+                reason: "Uninstalled",
+                message: format!("release not uninstalled ({message}); the namespace deletion removes it"),
+            },
+            Err(e) => StepOutcome::Error(e),
+        },
+        Action::DeleteNamespace => done_or_error(
+            driver.delete_namespace(&store.namespace).await,
+            "NamespaceDeleting",
+            &format!("namespace {} is being deleted", store.namespace),
+        ),
+        Action::AwaitNamespaceGone => match driver.namespace_exists(&store.namespace).await {
+            Ok(false) => StepOutcome::Done { reason: "NamespaceGone", message: format!("namespace {} is gone", store.namespace) },
+            Ok(true) => StepOutcome::Waiting {
+                reason: "NamespaceTerminating",
+                message: format!("waiting for namespace {} to be removed", store.namespace),
+                retry_after: POLL_NAMESPACE_GONE,
+            },
+            Err(e) => StepOutcome::Error(e),
+        },
+        Action::MarkReady | Action::MarkDeleted | Action::Nothing => {
+            StepOutcome::Done { reason: "NoClusterWork", message: String::new() }
+        }
+    }
+}

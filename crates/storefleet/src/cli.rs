@@ -1,0 +1,217 @@
+//! Command-line interface: every setting is a flag with a matching environment variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "storefleet",
+    version,
+    about = "Provision isolated e-commerce stores on Kubernetes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// API and orchestrator in one process (SQLite by default): the way to start on a laptop.
+    Serve(ServerArgs),
+    /// Only the REST API (scale it by replicas; it needs no Kubernetes access).
+    Api(ServerArgs),
+    /// Only the orchestrator (scale it by replicas on PostgreSQL).
+    Orchestrator(ServerArgs),
+    /// Run the database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Talk to a running API about stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(
+        long,
+        env = "STOREFLEET_DATABASE_URL",
+        default_value = "sqlite://storefleet.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Log filter (tracing syntax), e.g. `info` or `storefleet=debug`.
+    #[arg(long, env = "STOREFLEET_LOG", default_value = "info")]
+    pub log: String,
+    /// Log format.
+    #[arg(
+        long,
+        env = "STOREFLEET_LOG_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address the HTTP server listens on (API, or health and metrics for the orchestrator).
+    #[arg(long, env = "STOREFLEET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory holding the engine charts (`woocommerce/`, `medusa/`).
+    #[arg(long, env = "STOREFLEET_CHARTS_DIR", default_value = "./charts")]
+    pub charts_dir: PathBuf,
+    /// The helm binary.
+    #[arg(long, env = "STOREFLEET_HELM", default_value = "helm")]
+    pub helm: PathBuf,
+    /// Name recorded as the cluster of new stores.
+    #[arg(long, env = "STOREFLEET_CLUSTER_NAME", default_value = "local")]
+    pub cluster_name: String,
+    /// Base domain: a store is served at `<name>.<domain>`.
+    #[arg(
+        long,
+        env = "STOREFLEET_STORE_DOMAIN",
+        default_value = "127.0.0.1.nip.io"
+    )]
+    pub store_domain: String,
+    /// Ingress class of store Ingresses (empty: the cluster default).
+    #[arg(long, env = "STOREFLEET_INGRESS_CLASS", default_value = "")]
+    pub ingress_class: String,
+    /// cert-manager ClusterIssuer for store TLS (empty: plain HTTP).
+    #[arg(long, env = "STOREFLEET_TLS_ISSUER", default_value = "")]
+    pub tls_issuer: String,
+    /// Namespace the platform runs in (allowed into store namespaces).
+    #[arg(
+        long,
+        env = "STOREFLEET_PLATFORM_NAMESPACE",
+        default_value = "storefleet"
+    )]
+    pub platform_namespace: String,
+    /// The orchestrator's service account as NAMESPACE/NAME, bound to the store-admin role per store.
+    #[arg(
+        long,
+        env = "STOREFLEET_ORCHESTRATOR_SERVICE_ACCOUNT",
+        default_value = "storefleet/storefleet-orchestrator"
+    )]
+    pub orchestrator_service_account: String,
+    /// Stores one orchestrator replica works on at once.
+    #[arg(long, env = "STOREFLEET_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Lease on a store while a replica works on it; another replica takes over after it expires.
+    #[arg(long, env = "STOREFLEET_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=600))]
+    pub lease_seconds: u64,
+    /// Time a store has to become ready before it is marked failed.
+    #[arg(long, env = "STOREFLEET_PROVISIONING_DEADLINE_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub provisioning_deadline_seconds: u64,
+    /// Most live stores one user may have.
+    #[arg(long, env = "STOREFLEET_MAX_STORES_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_stores_per_user: u32,
+    /// Most live stores on the platform.
+    #[arg(long, env = "STOREFLEET_MAX_STORES_TOTAL", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_stores_total: u32,
+    /// Mutating API calls per user per minute.
+    #[arg(long, env = "STOREFLEET_RATE_PER_USER", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_per_user: u32,
+    /// Mutating API calls per source IP per minute.
+    #[arg(long, env = "STOREFLEET_RATE_PER_IP", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_per_ip: u32,
+    /// Trust X-Forwarded-For for the client address (only behind your own ingress).
+    #[arg(long, env = "STOREFLEET_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user and print a new API token once, alone on the last line.
+    Add {
+        name: String,
+        /// Make the user an admin (sees every store and the audit log).
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// Base URL of the Storefleet API.
+    #[arg(
+        long,
+        env = "STOREFLEET_API_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub api_url: String,
+    /// API token (from `storefleet user add`).
+    #[arg(long, env = "STOREFLEET_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "human", global = true)]
+    pub output: Output,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Ask for a new store.
+    Create {
+        name: String,
+        #[arg(long)]
+        engine: String,
+        #[arg(long)]
+        plan: Option<String>,
+        /// Delete the store automatically after this many seconds.
+        #[arg(long)]
+        ttl_seconds: Option<u64>,
+        /// Retry-safe key: repeating the command with the same key returns the same store.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Follow progress until the store is ready or failed.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List stores.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one store.
+    Get {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a store (idempotent).
+    Delete {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a store's events; `--follow` streams them live.
+    Events {
+        id: String,
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}

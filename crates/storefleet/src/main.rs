@@ -1,0 +1,55 @@
+//! The `storefleet` binary: one process kind per subcommand, configuration from flags and env.
+
+mod cli;
+mod client;
+mod server;
+mod users;
+
+use clap::Parser;
+use cli::{Cli, Command, DatabaseArgs, LogFormat, UserCommand};
+use std::process::ExitCode;
+
+fn init_logging(db: &DatabaseArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&db.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match db.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => {
+            init_logging(&args.db);
+            server::run(args, server::Role::Both).await
+        }
+        Command::Api(args) => {
+            init_logging(&args.db);
+            server::run(args, server::Role::ApiOnly).await
+        }
+        Command::Orchestrator(args) => {
+            init_logging(&args.db);
+            server::run(args, server::Role::OrchestratorOnly).await
+        }
+        Command::Migrate(db) => users::migrate(&db).await,
+        Command::User(UserCommand::Add { name, admin, db }) => users::add(&name, admin, &db).await,
+        Command::Store(command) => client::run(command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

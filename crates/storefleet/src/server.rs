@@ -1,0 +1,170 @@
+//! Running the server processes: `serve` (API + orchestrator), `api` and `orchestrator`.
+
+use crate::cli::ServerArgs;
+use anyhow::Context as _;
+use prometheus_client::registry::Registry;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use storefleet_api::{metrics::HttpMetrics, ApiConfig, AppState};
+use storefleet_cluster::helm::Helm;
+use storefleet_cluster::kube_driver::KubeDriver;
+use storefleet_cluster::{ClusterDriver, ClusterSettings, NoCluster};
+use storefleet_orchestrator::metrics::OrchestratorMetrics;
+use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
+use storefleet_state::{CreateLimits, Dialect, StateStore, WorkSignal};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Both,
+    ApiOnly,
+    OrchestratorOnly,
+}
+
+fn non_zero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+fn api_config(args: &ServerArgs) -> ApiConfig {
+    ApiConfig {
+        limits: CreateLimits {
+            per_user: i64::from(args.max_stores_per_user),
+            total: i64::from(args.max_stores_total),
+        },
+        cluster_name: args.cluster_name.clone(),
+        provisioning_deadline: chrono::Duration::seconds(
+            i64::try_from(args.provisioning_deadline_seconds).unwrap_or(600),
+        ),
+        rate_per_user_per_minute: non_zero(args.rate_per_user),
+        rate_per_ip_per_minute: non_zero(args.rate_per_ip),
+        trust_forwarded_for: args.trust_forwarded_for,
+        ..ApiConfig::default()
+    }
+}
+
+fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
+    let (sa_namespace, sa_name) = args
+        .orchestrator_service_account
+        .split_once('/')
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
+        .context("--orchestrator-service-account must be NAMESPACE/NAME")?;
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Ok(ClusterSettings {
+        store_domain: args.store_domain.clone(),
+        ingress_class: non_empty(&args.ingress_class),
+        tls_issuer: non_empty(&args.tls_issuer),
+        orchestrator_service_account: (sa_namespace.to_owned(), sa_name.to_owned()),
+        platform_namespace: args.platform_namespace.clone(),
+        ..ClusterSettings::default()
+    })
+}
+
+/// The cluster driver: kubeconfig found the usual way (KUBECONFIG, ~/.kube/config, in-cluster).
+/// Without one the orchestrator still runs and stores wait, each saying why.
+async fn cluster_driver(args: &ServerArgs, settings: ClusterSettings) -> Arc<dyn ClusterDriver> {
+    match kube::Client::try_default().await {
+        Ok(client) => {
+            let helm = Helm {
+                binary: args.helm.clone(),
+                charts_dir: args.charts_dir.clone(),
+                kubeconfig: None,
+            };
+            Arc::new(KubeDriver::new(client, settings, helm))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no Kubernetes cluster configured; stores will wait for one");
+            Arc::new(NoCluster(
+                "no kubeconfig found and not running in a cluster".to_owned(),
+            ))
+        }
+    }
+}
+
+pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
+    let state = StateStore::connect(&args.db.database_url).await.context(
+        "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
+    )?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let signal = WorkSignal::default();
+    let mut registry = Registry::with_prefix("storefleet");
+    let http_metrics = HttpMetrics::register(&mut registry);
+    let orchestrator_metrics =
+        (role != Role::ApiOnly).then(|| OrchestratorMetrics::register(&mut registry));
+    let registry = Arc::new(registry);
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(metrics) = orchestrator_metrics {
+        let settings = cluster_settings(&args)?;
+        let driver = cluster_driver(&args, settings.clone()).await;
+        let config = OrchestratorConfig {
+            concurrency: usize::from(args.concurrency),
+            lease: Duration::from_secs(args.lease_seconds),
+            ..OrchestratorConfig::default()
+        };
+        let orchestrator = Orchestrator::new(
+            state.clone(),
+            driver,
+            settings,
+            config,
+            signal.clone(),
+            metrics,
+        );
+        tasks.spawn(orchestrator.run(shutdown_rx.clone()));
+        if state.dialect() == Dialect::Postgres {
+            tasks.spawn(storefleet_orchestrator::forward_notifications(
+                args.db.database_url.clone(),
+                signal.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
+    }
+
+    let router = match role {
+        Role::OrchestratorOnly => storefleet_api::health::router(state.clone(), registry),
+        Role::Both | Role::ApiOnly => {
+            let in_process = (role == Role::Both).then(|| signal.clone());
+            let app_state =
+                AppState::new(state.clone(), api_config(&args), in_process, http_metrics);
+            storefleet_api::app(app_state, registry)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, ?role, "storefleet listening");
+    let mut server_shutdown = shutdown_rx.clone();
+    let server = storefleet_api::serve(listener, router, async move {
+        let _ = server_shutdown.changed().await;
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    });
+    server.await.context("HTTP server failed")?;
+    while tasks.join_next().await.is_some() {}
+    state.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
