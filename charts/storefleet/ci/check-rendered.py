@@ -24,6 +24,12 @@ For RBAC:
     per-namespace RoleBindings exist to avoid), and storefleet-store-admin is never
     bound cluster-wide.
 
+With `--engine FILE` (repeatable: a rendering of an engine chart such as
+charts/medusa), it also checks that storefleet-store-admin, from the platform input,
+lets helm manage every kind that engine chart contains (get list watch create patch
+delete on its resource) and that none of them is cluster-scoped, so the role and the
+engine charts cannot drift apart.
+
 Exit status 0 when every rule holds, 1 otherwise (each failure is printed), 2 on bad
 input. `--self-test` runs the rules over built-in bad manifests and checks that each
 is caught.
@@ -207,6 +213,58 @@ class Checker:
         self.check_cluster_bindings(objs)
 
 
+HELM_VERBS = {"get", "list", "watch", "create", "patch", "delete"}
+CLUSTER_SCOPED = {
+    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
+    "CustomResourceDefinition", "PriorityClass", "IngressClass", "RuntimeClass",
+    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "APIService",
+}
+
+
+def resource_of(kind: str) -> str:
+    """Plural resource name of a kind (the regular English rules Kubernetes uses)."""
+    low = kind.lower()
+    if low in ("endpoints",):
+        return low
+    if low.endswith("s") or low.endswith("x"):
+        return low + "es"
+    if low.endswith("y") and low[-2:-1] not in "aeiou":
+        return low[:-1] + "ies"
+    return low + "s"
+
+
+def engine_coverage(platform: list[dict], engine_name: str, engine: list[dict]) -> list[str]:
+    roles = [o for o in platform if o.get("kind") == "ClusterRole" and (o.get("metadata") or {}).get("name") == STORE_ADMIN]
+    if not roles:
+        return [f"{engine_name}: the platform rendering has no ClusterRole {STORE_ADMIN}"]
+    rules = roles[0].get("rules") or []
+    problems = []
+    seen = set()
+    for o in engine:
+        kind = o.get("kind")
+        api_version = o.get("apiVersion") or ""
+        if not kind or (kind, api_version) in seen:
+            continue
+        seen.add((kind, api_version))
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        if kind in CLUSTER_SCOPED:
+            problems.append(f"{engine_name}: {kind} is cluster-scoped; a per-namespace RoleBinding cannot allow it")
+            continue
+        resource = resource_of(kind)
+        verbs = set()
+        for r in rules:
+            if group in (r.get("apiGroups") or []) and resource in (r.get("resources") or []) and not r.get("resourceNames"):
+                verbs |= set(r.get("verbs") or [])
+        missing = HELM_VERBS - verbs
+        if missing:
+            problems.append(
+                f"{engine_name}: {STORE_ADMIN} lacks {' '.join(sorted(missing))} on "
+                f"{group or 'core'}/{resource} ({kind} in the chart)"
+            )
+    return problems
+
+
 def self_test() -> int:
     good_sc = {
         "runAsNonRoot": True, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
@@ -233,7 +291,19 @@ def self_test() -> int:
             {"kind": "ClusterRoleBinding", "metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r"}, "subjects": []},
         ], 1),
     }
+    admin = [{"kind": "ClusterRole", "metadata": {"name": STORE_ADMIN},
+              "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": sorted(HELM_VERBS)}]}]
+    coverage_cases = {
+        "engine kind covered": ([{"apiVersion": "apps/v1", "kind": "Deployment"}], 0),
+        "engine kind not covered": ([{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler"}], 1),
+        "engine kind cluster-scoped": ([{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole"}], 1),
+    }
     bad = 0
+    for name, (engine, want) in coverage_cases.items():
+        got = engine_coverage(admin, "engine", engine)
+        ok = len(got) == want
+        bad += not ok
+        print(f"self-test {'ok  ' if ok else 'FAIL'} {name}: {len(got)} finding(s), want {want}")
     for name, (objs, want) in cases.items():
         c = Checker()
         c.run(objs)
@@ -250,6 +320,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("file", nargs="?", help="rendered manifests (default: stdin)")
     p.add_argument("--self-test", action="store_true", help="check that the rules catch known-bad manifests")
+    p.add_argument("--engine", action="append", default=[], metavar="FILE",
+                   help="rendered engine chart whose kinds storefleet-store-admin must cover")
     args = p.parse_args()
     if args.self_test:
         return self_test()
@@ -268,6 +340,15 @@ def main() -> int:
         f"check-rendered: {len(objs)} objects, {c.pods} pod templates, {c.containers} containers, "
         f"{c.roles} roles ({c.rules} rules)"
     )
+    for path in args.engine:
+        try:
+            engine = load_documents(open(path, encoding="utf-8").read())
+        except (OSError, ValueError) as e:
+            print(f"check-rendered: cannot read engine rendering {path}: {e}", file=sys.stderr)
+            return 2
+        kinds = sorted({o.get("kind") for o in engine if o.get("kind")})
+        print(f"check-rendered: {STORE_ADMIN} vs {path}: {', '.join(kinds)}")
+        c.failures.extend(engine_coverage(objs, path, engine))
     for f in c.failures:
         print(f"  FAIL {f}")
     if c.failures:

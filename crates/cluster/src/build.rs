@@ -1,6 +1,8 @@
 //! Pure functions from a store to the Kubernetes objects that fence it in. No I/O.
 
-use crate::{ClusterSettings, CREDENTIALS_SECRET, MANAGED_BY, OWNER_LABEL, STORE_ID_LABEL};
+use crate::{
+    ClusterSettings, CREDENTIALS_SECRET, INSTANCE_LABEL, MANAGED_BY, OWNER_LABEL, STORE_ID_LABEL,
+};
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec, Secret,
 };
@@ -44,9 +46,10 @@ fn meta(store: &Store, name: &str) -> ObjectMeta {
     }
 }
 
-pub fn namespace(store: &Store) -> Namespace {
+pub fn namespace(store: &Store, settings: &ClusterSettings) -> Namespace {
     let mut labels = labels(store);
     labels.insert(OWNER_LABEL.to_owned(), store.owner.clone());
+    labels.insert(INSTANCE_LABEL.to_owned(), settings.instance.clone());
     Namespace {
         metadata: ObjectMeta {
             name: Some(store.namespace.clone()),

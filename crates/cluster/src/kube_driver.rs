@@ -123,7 +123,7 @@ fn job_complete(job: &Job) -> bool {
 impl ClusterDriver for KubeDriver {
     async fn ensure_namespace(&self, store: &Store) -> Result<(), ClusterError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let namespace = build::namespace(store);
+        let namespace = build::namespace(store, &self.settings);
         api.patch(
             &store.namespace,
             &PatchParams::apply(crate::FIELD_MANAGER).force(),
@@ -267,7 +267,13 @@ impl ClusterDriver for KubeDriver {
 
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+        let selector = format!(
+            "{}={},{}={}",
+            MANAGED_BY.0,
+            MANAGED_BY.1,
+            crate::INSTANCE_LABEL,
+            self.settings.instance
+        );
         let list = api.list(&ListParams::default().labels(&selector)).await?;
         Ok(list
             .items

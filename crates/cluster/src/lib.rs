@@ -17,6 +17,8 @@ pub const FIELD_MANAGER: &str = "storefleet";
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "storefleet");
 pub const STORE_ID_LABEL: &str = "storefleet.io/store-id";
 pub const OWNER_LABEL: &str = "storefleet.io/owner";
+/// Which Storefleet installation made a namespace: two installs on one cluster never sweep each other's.
+pub const INSTANCE_LABEL: &str = "storefleet.io/instance";
 /// The Helm release name inside each store namespace (one release per namespace).
 pub const RELEASE: &str = "store";
 /// Secret holding the credentials the orchestrator generated for a store.
@@ -25,6 +27,8 @@ pub const CREDENTIALS_SECRET: &str = "store-credentials";
 /// Platform settings the driver needs to build a store's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterSettings {
+    /// Name of this installation, written on every namespace it creates.
+    pub instance: String,
     /// Base domain; a store is served at `<name>.<domain>`.
     pub store_domain: String,
     pub ingress_class: Option<String>,
@@ -43,6 +47,7 @@ pub struct ClusterSettings {
 impl Default for ClusterSettings {
     fn default() -> Self {
         Self {
+            instance: "storefleet".to_owned(),
             store_domain: "127.0.0.1.nip.io".to_owned(),
             ingress_class: None,
             tls_issuer: None,

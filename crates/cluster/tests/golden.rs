@@ -42,7 +42,7 @@ fn render(plan: Plan) -> String {
     let store = store(plan);
     let settings = ClusterSettings::default();
     let mut docs = vec![
-        serde_yaml_ng::to_string(&build::namespace(&store)),
+        serde_yaml_ng::to_string(&build::namespace(&store, &settings)),
         serde_yaml_ng::to_string(&build::role_binding(&store, &settings)),
         serde_yaml_ng::to_string(&build::resource_quota(&store)),
         serde_yaml_ng::to_string(&build::limit_range(&store)),
@@ -86,7 +86,7 @@ fn medium_plan_guardrails_match_the_golden_file() {
 
 #[test]
 fn the_namespace_carries_the_labels_admission_policies_key_on() {
-    let ns = build::namespace(&store(Plan::Small));
+    let ns = build::namespace(&store(Plan::Small), &ClusterSettings::default());
     let labels = ns.metadata.labels.expect("labels");
     assert_eq!(labels["app.kubernetes.io/managed-by"], "storefleet");
     assert_eq!(

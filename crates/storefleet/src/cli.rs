@@ -75,6 +75,10 @@ pub struct ServerArgs {
     /// The helm binary.
     #[arg(long, env = "STOREFLEET_HELM", default_value = "helm")]
     pub helm: PathBuf,
+    /// Name of this installation, labelled on every namespace it creates; the orphan sweep only
+    /// touches namespaces of its own instance.
+    #[arg(long, env = "STOREFLEET_INSTANCE", default_value = "storefleet")]
+    pub instance: String,
     /// Name recorded as the cluster of new stores.
     #[arg(long, env = "STOREFLEET_CLUSTER_NAME", default_value = "local")]
     pub cluster_name: String,

@@ -51,6 +51,7 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
         .context("--orchestrator-service-account must be NAMESPACE/NAME")?;
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     Ok(ClusterSettings {
+        instance: args.instance.clone(),
         store_domain: args.store_domain.clone(),
         ingress_class: non_empty(&args.ingress_class),
         tls_issuer: non_empty(&args.tls_issuer),

@@ -1,6 +1,7 @@
 //! Test harnesses that start real servers from binaries on this machine, or use ones given
 //! by environment variables, and say `skipped: <reason>` when neither is there.
 
+pub mod kube;
 pub mod postgres;
 
 /// Print the skip line test runners' users look for, and return so the test can end.

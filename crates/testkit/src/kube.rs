@@ -1,0 +1,314 @@
+//! A real Kubernetes API server for tests, the envtest way.
+//!
+//! `STOREFLEET_TEST_KUBECONFIG` points at a disposable cluster to use as it is. Otherwise
+//! etcd, kube-apiserver and (when present) kube-controller-manager are started from
+//! `KUBEBUILDER_ASSETS` (default `/usr/local/kubebuilder/bin`; etcd may also come from `PATH`
+//! or `./.tools`), once per test process, on free loopback ports, with a throw-away PKI made by
+//! `openssl`. The controller manager runs only the namespace, service-account and garbage
+//! collector controllers: namespace deletion is real, and no controller competes with tests
+//! that stand in for the kubelet by writing workload status.
+//! A watchdog shell stops everything and removes the files when the test process exits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A control plane the tests may use.
+#[derive(Debug, Clone)]
+pub struct TestCluster {
+    pub kubeconfig: PathBuf,
+    /// Whether namespaces really go away when deleted (a controller manager runs).
+    pub deletes_namespaces: bool,
+    /// Token of a cluster admin, for tests that impersonate other users.
+    pub admin_token: Option<String>,
+}
+
+static CLUSTER: OnceLock<Result<TestCluster, String>> = OnceLock::new();
+
+/// The shared test control plane, started on first use; `Err` says why there is none.
+pub fn cluster() -> Result<TestCluster, String> {
+    CLUSTER
+        .get_or_init(|| {
+            std::thread::spawn(start_or_reuse)
+                .join()
+                .unwrap_or_else(|_| Err("control plane start-up thread panicked".to_owned()))
+        })
+        .clone()
+}
+
+fn start_or_reuse() -> Result<TestCluster, String> {
+    if let Ok(path) = std::env::var("STOREFLEET_TEST_KUBECONFIG") {
+        return Ok(TestCluster {
+            kubeconfig: PathBuf::from(path),
+            deletes_namespaces: true,
+            admin_token: None,
+        });
+    }
+    let assets = PathBuf::from(
+        std::env::var("KUBEBUILDER_ASSETS")
+            .unwrap_or_else(|_| "/usr/local/kubebuilder/bin".to_owned()),
+    );
+    let apiserver = assets.join("kube-apiserver");
+    if !apiserver.is_file() {
+        return Err(format!(
+            "no Kubernetes API server: {} missing (set KUBEBUILDER_ASSETS or STOREFLEET_TEST_KUBECONFIG)",
+            apiserver.display()
+        ));
+    }
+    let etcd = find_etcd(&assets).ok_or("no etcd binary (KUBEBUILDER_ASSETS, PATH or ./.tools)")?;
+    let kcm = Some(assets.join("kube-controller-manager")).filter(|p| p.is_file());
+    start(&apiserver, &etcd, kcm.as_deref())
+}
+
+fn find_etcd(assets: &Path) -> Option<PathBuf> {
+    let mut candidates = vec![assets.join("etcd")];
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("etcd")));
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    candidates.push(workspace.join(".tools/etcd"));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("openssl: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "openssl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn make_pki(dir: &Path) -> Result<(), String> {
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n\
+         subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n",
+    )
+    .map_err(|e| e.to_string())?;
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ca.key",
+        ],
+    )?;
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/CN=storefleet-test-ca",
+            "-days",
+            "3",
+            "-out",
+            "ca.crt",
+        ],
+    )?;
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "server.key",
+        ],
+    )?;
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "server.key",
+            "-subj",
+            "/CN=kube-apiserver",
+            "-out",
+            "server.csr",
+        ],
+    )?;
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3",
+            "-out",
+            "server.crt",
+            "-extfile",
+            "server.ext",
+        ],
+    )?;
+    openssl(dir, &["genrsa", "-out", "sa.key", "2048"])?;
+    openssl(dir, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])
+}
+
+fn random_token() -> String {
+    uuid::Uuid::now_v7().simple().to_string() + &uuid::Uuid::now_v7().simple().to_string()[16..]
+}
+
+fn kubeconfig(dir: &Path, port: u16, user: &str, token: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    \
+         certificate-authority: {ca}\nusers:\n- name: {user}\n  user:\n    token: {token}\ncontexts:\n- name: test\n  \
+         context: {{cluster: test, user: {user}}}\ncurrent-context: test\n",
+        ca = dir.join("ca.crt").display()
+    )
+}
+
+fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluster, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("storefleet-k8s-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    make_pki(&dir)?;
+    let admin_token = random_token();
+    let kcm_token = random_token();
+    std::fs::write(
+        dir.join("tokens.csv"),
+        format!("{admin_token},admin,admin,\"system:masters\"\n{kcm_token},system:kube-controller-manager,kcm,\"system:masters\"\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    let port = |what: &str| crate::free_port().map_err(|e| format!("free port for {what}: {e}"));
+    let (etcd_port, peer_port, api_port, kcm_port) = (
+        port("etcd")?,
+        port("etcd peer")?,
+        port("apiserver")?,
+        port("kcm")?,
+    );
+    let admin_kubeconfig = dir.join("admin.kubeconfig");
+    std::fs::write(
+        &admin_kubeconfig,
+        kubeconfig(&dir, api_port, "admin", &admin_token),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("kcm.kubeconfig"),
+        kubeconfig(&dir, api_port, "kcm", &kcm_token),
+    )
+    .map_err(|e| e.to_string())?;
+    let d = dir.display();
+    let etcd_cmd = format!(
+        "{etcd} --name=test --data-dir={d}/etcd --listen-client-urls=http://127.0.0.1:{etcd_port} \
+         --advertise-client-urls=http://127.0.0.1:{etcd_port} --listen-peer-urls=http://127.0.0.1:{peer_port} \
+         --initial-advertise-peer-urls=http://127.0.0.1:{peer_port} --initial-cluster=test=http://127.0.0.1:{peer_port} \
+         --unsafe-no-fsync=true --log-level=warn",
+        etcd = etcd.display()
+    );
+    let api_cmd = format!(
+        "{api} --etcd-servers=http://127.0.0.1:{etcd_port} --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+         --secure-port={api_port} --tls-cert-file={d}/server.crt --tls-private-key-file={d}/server.key \
+         --client-ca-file={d}/ca.crt --token-auth-file={d}/tokens.csv --service-account-key-file={d}/sa.pub \
+         --service-account-signing-key-file={d}/sa.key --service-account-issuer=https://kubernetes.default.svc \
+         --authorization-mode=RBAC --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
+         --allow-privileged=true --profiling=false --cert-dir={d}/certs --v=0",
+        api = apiserver.display()
+    );
+    let kcm_cmd = kcm.map(|kcm| {
+        format!(
+            "{kcm} --kubeconfig={d}/kcm.kubeconfig --authentication-kubeconfig={d}/kcm.kubeconfig \
+             --authorization-kubeconfig={d}/kcm.kubeconfig --bind-address=127.0.0.1 --secure-port={kcm_port} \
+             --leader-elect=false --service-account-private-key-file={d}/sa.key --root-ca-file={d}/ca.crt \
+             --controllers=namespace,serviceaccount,serviceaccount-token,garbage-collector \
+             --use-service-account-credentials=false --namespace-sync-period=10s --profiling=false --v=0",
+            kcm = kcm.display()
+        )
+    });
+    // Everything runs under one watchdog that lives as long as this test process.
+    let mut script = format!(
+        "{etcd_cmd} > {d}/etcd.log 2>&1 & e=$!; {api_cmd} > {d}/apiserver.log 2>&1 & a=$!; "
+    );
+    if let Some(kcm_cmd) = &kcm_cmd {
+        script.push_str(&format!(
+            "(for i in $(seq 1 200); do [ -f {d}/api-ready ] && break; sleep 0.1; done; exec {kcm_cmd}) > {d}/kcm.log 2>&1 & k=$!; "
+        ));
+    } else {
+        script.push_str("k=; ");
+    }
+    script.push_str(&format!(
+        "while [ -d /proc/{parent} ]; do sleep 0.5; done; kill $k $a 2>/dev/null; sleep 1; kill $e 2>/dev/null; \
+         sleep 1; kill -9 $k $a $e 2>/dev/null; rm -rf {d}",
+        parent = std::process::id()
+    ));
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start control plane: {e}"))?;
+    wait_ready(&dir, api_port, &admin_token, "/readyz")?;
+    std::fs::write(dir.join("api-ready"), "").map_err(|e| e.to_string())?;
+    if kcm.is_some() {
+        // The namespace controller is what makes deletion real; wait for the manager to serve.
+        wait_ready(&dir, kcm_port, &admin_token, "/healthz")?;
+    }
+    Ok(TestCluster {
+        kubeconfig: admin_kubeconfig,
+        deletes_namespaces: kcm.is_some(),
+        admin_token: Some(admin_token),
+    })
+}
+
+fn wait_ready(dir: &Path, port: u16, token: &str, path: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = Command::new("curl")
+            .args([
+                "-sk",
+                "--max-time",
+                "2",
+                "-H",
+                &format!("Authorization: Bearer {token}"),
+            ])
+            .arg(format!("https://127.0.0.1:{port}{path}"))
+            .output();
+        if out
+            .as_ref()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "ok")
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let log = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            let tail = |s: String| s.lines().rev().take(15).collect::<Vec<_>>().join("\n");
+            return Err(format!(
+                "control plane did not become ready on port {port}\napiserver:\n{}\netcd:\n{}\nkcm:\n{}",
+                tail(log("apiserver.log")),
+                tail(log("etcd.log")),
+                tail(log("kcm.log"))
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
