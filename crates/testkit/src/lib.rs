@@ -2,6 +2,7 @@
 //! by environment variables, and say `skipped: <reason>` when neither is there.
 
 pub mod kube;
+pub mod kubelet;
 pub mod postgres;
 
 /// Print the skip line test runners' users look for, and return so the test can end.

@@ -1,0 +1,335 @@
+//! Orchestrator against a real Kubernetes API server (envtest convention; skipped without one).
+//! Helm runs for real on fixture charts; a kubelet stand-in marks workloads ready, since no
+//! node runs pods here.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
+
+use chrono::Utc;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{Api, ListParams, PostParams};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use storefleet_cluster::helm::Helm;
+use storefleet_cluster::kube_driver::KubeDriver;
+use storefleet_cluster::ClusterSettings;
+use storefleet_domain::{ConditionType, Engine, Phase, Plan, Store, StoreName};
+use storefleet_orchestrator::metrics::OrchestratorMetrics;
+use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
+use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore, WorkSignal};
+use tokio::sync::watch;
+
+struct Env {
+    state: StateStore,
+    client: kube::Client,
+    settings: ClusterSettings,
+    shutdown: watch::Sender<bool>,
+    signal: WorkSignal,
+    _dir: tempfile::TempDir,
+}
+
+fn helm_binary() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
+}
+
+/// Start an orchestrator on a fresh SQLite state store against the test cluster, or say why not.
+async fn env(test: &str) -> Option<Env> {
+    let cluster = match storefleet_testkit::kube::cluster() {
+        Ok(c) => c,
+        Err(reason) => {
+            storefleet_testkit::skip(&format!("no Kubernetes API server: {reason}"));
+            return None;
+        }
+    };
+    let Some(helm) = helm_binary() else {
+        storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+        return None;
+    };
+    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
+        .await
+        .expect("client");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = StateStore::connect(&format!("sqlite://{}/state.db", dir.path().display()))
+        .await
+        .expect("state");
+    let settings = ClusterSettings {
+        instance: format!("test-{test}"),
+        ..ClusterSettings::default()
+    };
+    let helm = Helm {
+        binary: helm,
+        charts_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/charts"),
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+    };
+    let driver = Arc::new(KubeDriver::new(client.clone(), settings.clone(), helm));
+    let (shutdown, rx) = watch::channel(false);
+    let signal = WorkSignal::default();
+    let config = OrchestratorConfig {
+        lease: Duration::from_secs(6),
+        sweep_every: Duration::from_secs(2),
+        ..OrchestratorConfig::default()
+    };
+    let orchestrator = Orchestrator::new(
+        state.clone(),
+        driver,
+        settings.clone(),
+        config,
+        signal.clone(),
+        OrchestratorMetrics::unregistered(),
+    );
+    tokio::spawn(orchestrator.run(rx));
+    Some(Env {
+        state,
+        client,
+        settings,
+        shutdown,
+        signal,
+        _dir: dir,
+    })
+}
+
+fn audit() -> AuditEntry {
+    AuditEntry {
+        actor: "tester".into(),
+        action: "store.create".into(),
+        target: None,
+        source_ip: None,
+        request_id: None,
+        outcome: "succeeded".into(),
+        detail: None,
+    }
+}
+
+async fn create(env: &Env, name: &str) -> Store {
+    let new = NewStore {
+        name: StoreName::parse(name).expect("name"),
+        owner: "tester".into(),
+        engine: Engine::Medusa,
+        plan: Plan::Small,
+        cluster: "test".into(),
+        expires_at: None,
+        deadline_at: Utc::now() + chrono::Duration::minutes(5),
+        idempotency: None,
+    };
+    let limits = CreateLimits {
+        per_user: 50,
+        total: 50,
+    };
+    let store = env
+        .state
+        .create_store(new, limits, &audit(), Utc::now())
+        .await
+        .expect("create")
+        .store;
+    env.signal.wake();
+    store
+}
+
+async fn wait_for(env: &Env, id: uuid::Uuid, what: &str, done: impl Fn(&Store) -> bool) -> Store {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let store = env.state.get_store(id).await.expect("get").expect("exists");
+        if done(&store) {
+            return store;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let events = env.state.events(id, 0, 100).await.expect("events");
+            let log: Vec<_> = events
+                .iter()
+                .map(|e| format!("{} {}: {}", e.kind, e.reason, e.message))
+                .collect();
+            panic!(
+                "timed out waiting for {what}; phase {:?}, message {:?}\n{}",
+                store.phase,
+                store.message,
+                log.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn objects_labelled(client: &kube::Client, store_id: &str) -> usize {
+    let lp = ListParams::default().labels(&format!("storefleet.io/store-id={store_id}"));
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&lp)
+        .await
+        .expect("list")
+        .items
+        .len();
+    let quotas = Api::<ResourceQuota>::all(client.clone())
+        .list(&lp)
+        .await
+        .expect("list")
+        .items
+        .len();
+    let secrets = Api::<Secret>::all(client.clone())
+        .list(&lp)
+        .await
+        .expect("list")
+        .items
+        .len();
+    let policies = Api::<NetworkPolicy>::all(client.clone())
+        .list(&lp)
+        .await
+        .expect("list")
+        .items
+        .len();
+    namespaces + quotas + secrets + policies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_nothing() {
+    let Some(env) = env("lifecycle").await else {
+        return;
+    };
+    let kubelet =
+        storefleet_testkit::kubelet::spawn(env.client.clone(), Duration::from_millis(300));
+    let store = create(&env, "lifecycle").await;
+    let ns = store.namespace.clone();
+
+    let configured = wait_for(&env, store.id, "setup complete", |s| {
+        s.conditions.is_true(ConditionType::StoreConfigured)
+    })
+    .await;
+    assert_eq!(configured.phase, Phase::Provisioning);
+    for kind in &ConditionType::ORDER[..5] {
+        assert!(
+            configured.conditions.is_true(*kind),
+            "{kind:?} should be True"
+        );
+    }
+    let order_check = wait_for(&env, store.id, "order check verdict", |s| {
+        s.conditions.get(ConditionType::OrderCheckPassed).is_some()
+    })
+    .await;
+    assert_eq!(
+        order_check
+            .conditions
+            .reason_of(ConditionType::OrderCheckPassed),
+        Some("NotImplemented"),
+        "without an order check the store must not be called ready"
+    );
+    assert_ne!(order_check.phase, Phase::Ready);
+    assert_eq!(
+        order_check.storefront_url.as_deref(),
+        Some("http://lifecycle.127.0.0.1.nip.io/")
+    );
+
+    let namespace = Api::<Namespace>::all(env.client.clone())
+        .get(&ns)
+        .await
+        .expect("namespace");
+    let labels = namespace.metadata.labels.expect("labels");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "storefleet");
+    assert_eq!(labels["storefleet.io/store-id"], store.id.to_string());
+    assert_eq!(labels["storefleet.io/owner"], "tester");
+    let quota = Api::<ResourceQuota>::namespaced(env.client.clone(), &ns)
+        .get("store-quota")
+        .await
+        .expect("quota");
+    assert_eq!(
+        quota.spec.and_then(|s| s.hard).expect("hard")["requests.memory"].0,
+        "2Gi"
+    );
+    Api::<LimitRange>::namespaced(env.client.clone(), &ns)
+        .get("store-limits")
+        .await
+        .expect("limit range");
+    let policies = Api::<NetworkPolicy>::namespaced(env.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .expect("policies");
+    assert_eq!(policies.items.len(), 2);
+    let binding = Api::<RoleBinding>::namespaced(env.client.clone(), &ns)
+        .get("storefleet-orchestrator")
+        .await
+        .expect("binding");
+    assert_eq!(binding.role_ref.name, "storefleet-store-admin");
+    let secret = Api::<Secret>::namespaced(env.client.clone(), &ns)
+        .get("store-credentials")
+        .await
+        .expect("credentials");
+    assert_eq!(secret.data.expect("data")["admin-password"].0.len(), 24);
+    let releases = Api::<Secret>::namespaced(env.client.clone(), &ns)
+        .list(&ListParams::default().labels("owner=helm,name=store"))
+        .await
+        .expect("releases");
+    assert_eq!(releases.items.len(), 1, "exactly one helm release revision");
+
+    env.state
+        .request_delete(store.id, &audit(), Utc::now())
+        .await
+        .expect("delete");
+    env.signal.wake();
+    let deleted = wait_for(&env, store.id, "deleted", |s| s.phase == Phase::Deleted).await;
+    assert_eq!(deleted.observed_generation, deleted.generation);
+    assert_eq!(
+        objects_labelled(&env.client, &store.id.to_string()).await,
+        0,
+        "something labelled with the store id is left"
+    );
+    assert!(Api::<Namespace>::all(env.client.clone())
+        .get_opt(&ns)
+        .await
+        .expect("get")
+        .is_none());
+    kubelet.abort();
+    let _ = env.shutdown.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_namespace_no_live_store_owns_is_swept() {
+    let Some(env) = env("sweep").await else {
+        return;
+    };
+    let orphan = Namespace {
+        metadata: kube::api::ObjectMeta {
+            name: Some("store-orphan-abc123".into()),
+            labels: Some(
+                [
+                    ("app.kubernetes.io/managed-by", "storefleet"),
+                    ("storefleet.io/instance", env.settings.instance.as_str()),
+                    (
+                        "storefleet.io/store-id",
+                        "01930000-0000-7000-8000-000000000000",
+                    ),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let namespaces = Api::<Namespace>::all(env.client.clone());
+    namespaces
+        .create(&PostParams::default(), &orphan)
+        .await
+        .expect("create orphan");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ns = namespaces
+            .get_opt("store-orphan-abc123")
+            .await
+            .expect("get");
+        if ns.is_none_or(|n| n.metadata.deletion_timestamp.is_some()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "orphan namespace was not swept"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let _ = env.shutdown.send(true);
+}
