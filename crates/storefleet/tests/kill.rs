@@ -1,0 +1,231 @@
+//! Killing an orchestrator process (SIGKILL) in the middle of provisioning: a second process
+//! takes the store over once the lease expires and completes it, and nothing exists twice.
+//! Needs a real Kubernetes API server (envtest convention) and helm; skipped without them.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
+
+use chrono::Utc;
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, ListParams};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use storefleet_domain::{ConditionType, Engine, Phase, Plan, Store, StoreName};
+use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore};
+
+fn helm_binary() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
+}
+
+fn spawn_orchestrator(db: &str, kubeconfig: &Path, helm: &Path, log: &Path) -> Child {
+    let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args([
+            "orchestrator",
+            "--listen",
+            "127.0.0.1:0",
+            "--lease-seconds",
+            "4",
+            "--instance",
+            "test-kill",
+        ])
+        .arg("--database-url")
+        .arg(db)
+        .arg("--charts-dir")
+        .arg(charts)
+        .arg("--helm")
+        .arg(helm)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start orchestrator")
+}
+
+async fn wait_for(
+    state: &StateStore,
+    id: uuid::Uuid,
+    what: &str,
+    done: impl Fn(&Store) -> bool,
+) -> Store {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let store = state.get_store(id).await.expect("get").expect("exists");
+        if done(&store) {
+            return store;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let events = state.events(id, 0, 200).await.expect("events");
+            let log: Vec<_> = events
+                .iter()
+                .map(|e| format!("{} {}: {}", e.kind, e.reason, e.message))
+                .collect();
+            panic!(
+                "timed out waiting for {what}; phase {:?}\n{}",
+                store.phase,
+                log.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn count(
+    client: &kube::Client,
+    ns: &str,
+    store_id: &str,
+) -> (usize, usize, usize, usize, usize) {
+    let lp = ListParams::default().labels(&format!("storefleet.io/store-id={store_id}"));
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&lp)
+        .await
+        .expect("ns")
+        .items
+        .len();
+    let quotas = Api::<ResourceQuota>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .expect("quota")
+        .items
+        .len();
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .expect("netpol")
+        .items
+        .len();
+    let credentials = Api::<Secret>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .expect("secret")
+        .items
+        .len();
+    let deployed = Api::<Secret>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().labels("owner=helm,name=store,status=deployed"))
+        .await
+        .expect("releases")
+        .items
+        .len();
+    (namespaces, quotas, policies, credentials, deployed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_orchestrator_s_store_is_completed_by_another_with_nothing_created_twice() {
+    let cluster = match storefleet_testkit::kube::cluster() {
+        Ok(c) => c,
+        Err(reason) => {
+            return storefleet_testkit::skip(&format!("no Kubernetes API server: {reason}"))
+        }
+    };
+    let Some(helm) = helm_binary() else {
+        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+    };
+    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
+        .await
+        .expect("client");
+    let kubelet = storefleet_testkit::kubelet::spawn(client.clone(), Duration::from_millis(300));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/state.db", dir.path().display());
+    let log = dir.path().join("orchestrators.log");
+    let state = StateStore::connect(&db).await.expect("state");
+    let new = NewStore {
+        name: StoreName::parse("killed").expect("name"),
+        owner: "tester".into(),
+        engine: Engine::Woocommerce,
+        plan: Plan::Small,
+        cluster: "test".into(),
+        expires_at: None,
+        deadline_at: Utc::now() + chrono::Duration::minutes(5),
+        idempotency: None,
+    };
+    let audit = AuditEntry {
+        actor: "tester".into(),
+        action: "store.create".into(),
+        target: None,
+        source_ip: None,
+        request_id: None,
+        outcome: "succeeded".into(),
+        detail: None,
+    };
+    let limits = CreateLimits {
+        per_user: 5,
+        total: 5,
+    };
+    let store = state
+        .create_store(new, limits, &audit, Utc::now())
+        .await
+        .expect("create")
+        .store;
+
+    let mut first = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log);
+    let mid = wait_for(&state, store.id, "provisioning to start", |s| {
+        s.conditions.is_true(ConditionType::NamespaceReady)
+    })
+    .await;
+    first.kill().expect("SIGKILL the first orchestrator");
+    first.wait().expect("reap");
+    let reached: Vec<_> = ConditionType::ORDER
+        .iter()
+        .filter(|k| mid.conditions.is_true(**k))
+        .collect();
+    println!("killed the first orchestrator with {reached:?} done");
+
+    let mut second = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log);
+    let done = wait_for(
+        &state,
+        store.id,
+        "the second orchestrator to finish setup",
+        |s| s.conditions.reason_of(ConditionType::OrderCheckPassed) == Some("NotImplemented"),
+    )
+    .await;
+    for kind in &ConditionType::ORDER[..5] {
+        assert!(
+            done.conditions.is_true(*kind),
+            "{kind:?} should be True after the takeover"
+        );
+    }
+    let events = state.events(store.id, 0, 500).await.expect("events");
+    let starters: std::collections::HashSet<_> = events
+        .iter()
+        .filter(|e| e.reason == "Provisioning")
+        .map(|e| e.message.clone())
+        .collect();
+    assert_eq!(
+        starters.len(),
+        1,
+        "provisioning starts once; the second replica resumes: {starters:?}"
+    );
+    assert_eq!(
+        count(&client, &store.namespace, &store.id.to_string()).await,
+        (1, 1, 2, 1, 1),
+        "(namespaces, quotas, network policies, credential secrets, deployed releases)"
+    );
+
+    state
+        .request_delete(store.id, &audit, Utc::now())
+        .await
+        .expect("delete");
+    let deleted = wait_for(&state, store.id, "deletion", |s| s.phase == Phase::Deleted).await;
+    assert_eq!(deleted.phase, Phase::Deleted);
+    let left = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default().labels(&format!("storefleet.io/store-id={}", store.id)))
+        .await
+        .expect("list");
+    assert!(left.items.is_empty(), "the namespace is gone");
+    second.kill().expect("stop the second orchestrator");
+    second.wait().expect("reap");
+    kubelet.abort();
+}
