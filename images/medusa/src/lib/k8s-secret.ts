@@ -11,7 +11,9 @@ import https from "node:https"
  * does not pre-create it), a create is attempted; it needs `create` on secrets.
  */
 
-const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+// Overridable only so the API calls can be exercised against a fake API server.
+const SA_DIR =
+  process.env.STOREFLEET_SA_DIR || "/var/run/secrets/kubernetes.io/serviceaccount"
 
 export function inCluster(): boolean {
   return (
