@@ -189,8 +189,43 @@ pub fn network_policies(store: &Store, settings: &ClusterSettings) -> Vec<Networ
             ]),
         }),
     };
-    vec![deny, allow]
+    // The engine's setup Job writes its outputs (Medusa's publishable key) through the API
+    // server, whose address is private. Only pods that carry this label may reach it, and only
+    // on the API server's ports.
+    let api_port = |port: i32| NetworkPolicyPort {
+        port: Some(IntOrString::Int(port)),
+        protocol: Some("TCP".to_owned()),
+        ..NetworkPolicyPort::default()
+    };
+    let kube_api = NetworkPolicy {
+        metadata: meta(store, "storefleet-allow-kube-api"),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    KUBE_API_ACCESS_LABEL.to_owned(),
+                    "true".to_owned(),
+                )])),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Egress".to_owned()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: "0.0.0.0/0".to_owned(),
+                        except: None,
+                    }),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![api_port(443), api_port(6443)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    };
+    vec![deny, allow, kube_api]
 }
+
+/// Pod label that lets a store pod (the engine's setup Job) reach the Kubernetes API server.
+pub const KUBE_API_ACCESS_LABEL: &str = "storefleet.io/kube-api-access";
 
 /// Binds the store-admin ClusterRole to the orchestrator in this namespace only.
 pub fn role_binding(store: &Store, settings: &ClusterSettings) -> RoleBinding {

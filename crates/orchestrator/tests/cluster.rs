@@ -40,8 +40,20 @@ fn helm_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+fn fixture_charts() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/charts")
+}
+
+fn engine_charts() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../charts")
+}
+
 /// Start an orchestrator on a fresh SQLite state store against the test cluster, or say why not.
 async fn env(test: &str) -> Option<Env> {
+    env_with_charts(test, fixture_charts()).await
+}
+
+async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
     let cluster = match storefleet_testkit::kube::cluster() {
         Ok(c) => c,
         Err(reason) => {
@@ -66,7 +78,7 @@ async fn env(test: &str) -> Option<Env> {
     };
     let helm = Helm {
         binary: helm,
-        charts_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/charts"),
+        charts_dir,
         kubeconfig: Some(cluster.kubeconfig.clone()),
     };
     let driver = Arc::new(KubeDriver::new(client.clone(), settings.clone(), helm));
@@ -109,10 +121,14 @@ fn audit() -> AuditEntry {
 }
 
 async fn create(env: &Env, name: &str) -> Store {
+    create_engine(env, name, Engine::Medusa).await
+}
+
+async fn create_engine(env: &Env, name: &str, engine: Engine) -> Store {
     let new = NewStore {
         name: StoreName::parse(name).expect("name"),
         owner: "tester".into(),
-        engine: Engine::Medusa,
+        engine,
         plan: Plan::Small,
         cluster: "test".into(),
         expires_at: None,
@@ -248,7 +264,7 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
         .list(&ListParams::default())
         .await
         .expect("policies");
-    assert_eq!(policies.items.len(), 2);
+    assert_eq!(policies.items.len(), 3);
     let binding = Api::<RoleBinding>::namespaced(env.client.clone(), &ns)
         .get("storefleet-orchestrator")
         .await
@@ -331,5 +347,62 @@ async fn a_namespace_no_live_store_owns_is_swept() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let _ = env.shutdown.send(true);
+}
+
+/// The real engine charts install into a fenced namespace: the quota, limit range and role
+/// binding the orchestrator applied first admit everything they create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_real_engine_charts_install_under_the_store_s_quota() {
+    let Some(env) = env_with_charts("engines", engine_charts()).await else {
+        return;
+    };
+    let kubelet =
+        storefleet_testkit::kubelet::spawn(env.client.clone(), Duration::from_millis(300));
+    let mut stores = Vec::new();
+    for (name, engine) in [
+        ("real-woo", Engine::Woocommerce),
+        ("real-medusa", Engine::Medusa),
+    ] {
+        stores.push(create_engine(&env, name, engine).await);
+    }
+    for store in &stores {
+        let installed = wait_for(&env, store.id, "release installed and set up", |s| {
+            s.conditions.is_true(ConditionType::StoreConfigured)
+        })
+        .await;
+        assert!(
+            installed
+                .conditions
+                .is_true(ConditionType::ReleaseInstalled),
+            "{:?}",
+            installed.conditions
+        );
+        let deployed = Api::<Secret>::namespaced(env.client.clone(), &store.namespace)
+            .list(&ListParams::default().labels("owner=helm,name=store,status=deployed"))
+            .await
+            .expect("releases");
+        assert_eq!(
+            deployed.items.len(),
+            1,
+            "{} has one deployed release",
+            store.engine
+        );
+    }
+    for store in &stores {
+        env.state
+            .request_delete(store.id, &audit(), Utc::now())
+            .await
+            .expect("delete");
+    }
+    env.signal.wake();
+    for store in &stores {
+        wait_for(&env, store.id, "deleted", |s| s.phase == Phase::Deleted).await;
+        assert_eq!(
+            objects_labelled(&env.client, &store.id.to_string()).await,
+            0
+        );
+    }
+    kubelet.abort();
     let _ = env.shutdown.send(true);
 }

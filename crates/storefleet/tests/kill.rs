@@ -210,7 +210,7 @@ async fn a_killed_orchestrator_s_store_is_completed_by_another_with_nothing_crea
     );
     assert_eq!(
         count(&client, &store.namespace, &store.id.to_string()).await,
-        (1, 1, 2, 1, 1),
+        (1, 1, 3, 1, 1),
         "(namespaces, quotas, network policies, credential secrets, deployed releases)"
     );
 
