@@ -265,6 +265,23 @@ impl ClusterDriver for KubeDriver {
         Ok(api.get_opt(namespace).await?.is_some())
     }
 
+    async fn store_secrets(
+        &self,
+        store: &Store,
+    ) -> Result<std::collections::BTreeMap<String, String>, ClusterError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &store.namespace);
+        let mut values = std::collections::BTreeMap::new();
+        for name in [CREDENTIALS_SECRET, crate::ENGINE_OUTPUTS_SECRET] {
+            let Some(secret) = api.get_opt(name).await? else {
+                continue;
+            };
+            for (key, value) in secret.data.unwrap_or_default() {
+                values.insert(key, String::from_utf8_lossy(&value.0).into_owned());
+            }
+        }
+        Ok(values)
+    }
+
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
         let selector = format!(

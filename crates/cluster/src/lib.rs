@@ -42,6 +42,19 @@ pub struct ClusterSettings {
     pub platform_namespace: String,
     /// Namespaces whose pods may reach store pods (the ingress controller's).
     pub ingress_namespaces: Vec<String>,
+    /// How the orchestrator reaches a store for its test order.
+    pub order_check_via: OrderCheckVia,
+}
+
+/// The address the order check uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderCheckVia {
+    /// The store's public URL through the ingress, as a customer would (an orchestrator outside
+    /// the cluster, e.g. `serve` on a laptop with k3d).
+    #[default]
+    Ingress,
+    /// The engine's Service inside the cluster (an orchestrator running in the cluster).
+    Service,
 }
 
 impl Default for ClusterSettings {
@@ -62,6 +75,7 @@ impl Default for ClusterSettings {
                 "ingress-nginx".to_owned(),
                 "traefik".to_owned(),
             ],
+            order_check_via: OrderCheckVia::default(),
         }
     }
 }
@@ -78,6 +92,27 @@ impl ClusterSettings {
             "http"
         };
         format!("{scheme}://{}/", self.store_host(store))
+    }
+
+    /// Base URL of the store's storefront API for the order check.
+    pub fn order_check_url(&self, store: &Store) -> String {
+        match self.order_check_via {
+            OrderCheckVia::Ingress => self.storefront_url(store).trim_end_matches('/').to_owned(),
+            OrderCheckVia::Service => match store.engine {
+                storefleet_domain::Engine::Woocommerce => {
+                    format!(
+                        "http://{RELEASE}-wordpress.{}.svc.cluster.local",
+                        store.namespace
+                    )
+                }
+                storefleet_domain::Engine::Medusa => {
+                    format!(
+                        "http://{RELEASE}-medusa.{}.svc.cluster.local:9000",
+                        store.namespace
+                    )
+                }
+            },
+        }
     }
 
     pub fn admin_url(&self, store: &Store) -> String {
@@ -162,7 +197,16 @@ pub trait ClusterDriver: Send + Sync {
     async fn delete_namespace(&self, namespace: &str) -> Result<(), ClusterError>;
     async fn namespace_exists(&self, namespace: &str) -> Result<bool, ClusterError>;
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError>;
+    /// Keys of the store's credentials Secret and of the engine's outputs Secret (when the
+    /// engine writes one), for the order check. Never logged.
+    async fn store_secrets(
+        &self,
+        store: &Store,
+    ) -> Result<std::collections::BTreeMap<String, String>, ClusterError>;
 }
+
+/// Secret an engine's setup Job writes its outputs to (Medusa's publishable API key).
+pub const ENGINE_OUTPUTS_SECRET: &str = "store-engine-outputs";
 
 /// Stands in when no cluster is configured: every call says so, and stores wait for one.
 pub struct NoCluster(pub String);
@@ -197,6 +241,12 @@ impl ClusterDriver for NoCluster {
         Err(self.unavailable())
     }
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError> {
+        Err(self.unavailable())
+    }
+    async fn store_secrets(
+        &self,
+        _: &Store,
+    ) -> Result<std::collections::BTreeMap<String, String>, ClusterError> {
         Err(self.unavailable())
     }
 }
