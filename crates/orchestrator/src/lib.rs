@@ -59,6 +59,8 @@ pub struct Context {
     pub owner: String,
     pub lease: Duration,
     pub metrics: OrchestratorMetrics,
+    /// HTTP client of the order check (connection pool shared by all passes).
+    pub http: reqwest::Client,
 }
 
 impl Context {
@@ -97,6 +99,7 @@ impl Orchestrator {
             owner: config.owner.clone(),
             lease: config.lease,
             metrics,
+            http: reqwest::Client::new(),
         };
         Self {
             ctx: Arc::new(ctx),

@@ -116,7 +116,7 @@ pub async fn reconcile(
         }
 
         let started = Instant::now();
-        let outcome = steps::run(action, &store, ctx.driver.as_ref()).await;
+        let outcome = steps::run(action, &store, ctx).await;
         ctx.observe(action, &outcome, started);
         let now = Utc::now();
         match outcome {

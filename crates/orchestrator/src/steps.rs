@@ -1,14 +1,18 @@
 //! One step against the cluster for one store, and what came of it. Only this module calls the driver.
 
+use crate::Context;
 use std::time::Duration;
-use storefleet_cluster::{ClusterDriver, ClusterError, Readiness};
+use storefleet_cluster::{ClusterError, Readiness};
 use storefleet_domain::{Action, ConditionType, Store};
+use storefleet_ordercheck::{place_test_order, StoreCredentials, Target};
 
 /// How often a store waiting on its pods or its namespace's removal is looked at again.
 pub const POLL_WORKLOADS: Duration = Duration::from_secs(1);
 pub const POLL_NAMESPACE_GONE: Duration = Duration::from_millis(500);
-/// The order check belongs to the engines work; until it lands a store is never called ready.
-pub const POLL_NOT_IMPLEMENTED: Duration = Duration::from_secs(60);
+/// How often a failing order check is tried again, until the store's deadline.
+pub const RETRY_ORDER_CHECK: Duration = Duration::from_secs(5);
+/// Longest one whole order check may take.
+pub const ORDER_CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug)]
 pub enum StepOutcome {
@@ -95,8 +99,53 @@ fn done_or_error(r: Result<(), ClusterError>, reason: &'static str, message: &st
     }
 }
 
+/// Place a real test order through the store's own storefront API. A store that cannot take an
+/// order yet is not ready: the check is retried, with its reason visible, until the deadline.
+async fn order_check(store: &Store, ctx: &Context) -> StepOutcome {
+    let secrets = match ctx.driver.store_secrets(store).await {
+        Ok(secrets) => secrets,
+        Err(e) => return StepOutcome::Error(e),
+    };
+    let credentials = StoreCredentials {
+        publishable_key: secrets.get("publishable-key").cloned(),
+        admin_email: secrets.get("admin-email").cloned(),
+        admin_password: secrets.get("admin-password").cloned(),
+    };
+    let target = Target::new(
+        store.engine,
+        ctx.settings.order_check_url(store),
+        credentials,
+    );
+    let waiting = |message: String| StepOutcome::Waiting {
+        reason: "OrderCheckFailed",
+        message,
+        retry_after: RETRY_ORDER_CHECK,
+    };
+    match tokio::time::timeout(ORDER_CHECK_TIMEOUT, place_test_order(&ctx.http, &target)).await {
+        Ok(Ok(report)) => StepOutcome::Done {
+            reason: "OrderPlaced",
+            message: format!(
+                "test order {} placed through {} in {} ms",
+                report.order_id,
+                target.base_url,
+                report.total.as_millis()
+            ),
+        },
+        Ok(Err(e)) => waiting(format!(
+            "test order through {} failed: {e}",
+            target.base_url
+        )),
+        Err(_) => waiting(format!(
+            "test order through {} took longer than {} s",
+            target.base_url,
+            ORDER_CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 /// Take one step. Each is idempotent: repeating it after a crash finds what is already there.
-pub async fn run(action: Action, store: &Store, driver: &dyn ClusterDriver) -> StepOutcome {
+pub async fn run(action: Action, store: &Store, ctx: &Context) -> StepOutcome {
+    let driver = ctx.driver.as_ref();
     match action {
         Action::Provision(ConditionType::NamespaceReady) => done_or_error(
             driver.ensure_namespace(store).await,
@@ -119,11 +168,7 @@ pub async fn run(action: Action, store: &Store, driver: &dyn ClusterDriver) -> S
         Action::Provision(ConditionType::StoreConfigured) => {
             readiness(driver.jobs(store).await, "SetupComplete", "WaitingForSetup", "SetupFailed")
         }
-        Action::Provision(ConditionType::OrderCheckPassed) => StepOutcome::Waiting {
-            reason: "NotImplemented",
-            message: "the test order check is not implemented yet; the store is not called ready until an order goes through".to_owned(),
-            retry_after: POLL_NOT_IMPLEMENTED,
-        },
+        Action::Provision(ConditionType::OrderCheckPassed) => order_check(store, ctx).await,
         Action::UninstallRelease => match driver.uninstall_release(store).await {
             Ok(()) => StepOutcome::Done { reason: "Uninstalled", message: "helm release uninstalled".to_owned() },
             // Deleting the namespace removes the release too; a missing helm must not block deletion.

@@ -4,8 +4,8 @@
 //! etcd, kube-apiserver and (when present) kube-controller-manager are started from
 //! `KUBEBUILDER_ASSETS` (default `/usr/local/kubebuilder/bin`; etcd may also come from `PATH`
 //! or `./.tools`), once per test process, on free loopback ports, with a throw-away PKI made by
-//! `openssl`. The controller manager runs only the namespace, service-account and garbage
-//! collector controllers: namespace deletion is real, and no controller competes with tests
+//! `openssl`. The controller manager runs only the namespace, service-account, garbage-collector
+//! and PVC-protection controllers: namespace deletion is real, and no controller competes with tests
 //! that stand in for the kubelet by writing workload status.
 //! A watchdog shell stops everything and removes the files when the test process exits.
 
@@ -24,20 +24,48 @@ pub struct TestCluster {
     pub admin_token: Option<String>,
 }
 
-static CLUSTER: OnceLock<Result<TestCluster, String>> = OnceLock::new();
+/// Why there is no test cluster.
+#[derive(Debug, Clone)]
+pub enum NoCluster {
+    /// Nothing to start one from: the test is skipped.
+    Missing(String),
+    /// The binaries are there but the control plane did not come up: a failure, never a skip.
+    Failed(String),
+}
+
+static CLUSTER: OnceLock<Result<TestCluster, NoCluster>> = OnceLock::new();
 
 /// The shared test control plane, started on first use; `Err` says why there is none.
-pub fn cluster() -> Result<TestCluster, String> {
+pub fn cluster() -> Result<TestCluster, NoCluster> {
     CLUSTER
         .get_or_init(|| {
             std::thread::spawn(start_or_reuse)
                 .join()
-                .unwrap_or_else(|_| Err("control plane start-up thread panicked".to_owned()))
+                .unwrap_or_else(|_| {
+                    Err(NoCluster::Failed(
+                        "control plane start-up thread panicked".to_owned(),
+                    ))
+                })
         })
         .clone()
 }
 
-fn start_or_reuse() -> Result<TestCluster, String> {
+/// The test cluster, or `None` after printing `skipped: …` when none can be had here.
+/// Panics when the binaries exist but the control plane fails: that must fail the test.
+pub fn cluster_or_skip() -> Option<TestCluster> {
+    match cluster() {
+        Ok(cluster) => Some(cluster),
+        Err(NoCluster::Missing(reason)) => {
+            crate::skip(&format!("no Kubernetes API server: {reason}"));
+            None
+        }
+        Err(NoCluster::Failed(reason)) => {
+            panic!("the test control plane failed to start: {reason}")
+        }
+    }
+}
+
+fn start_or_reuse() -> Result<TestCluster, NoCluster> {
     if let Ok(path) = std::env::var("STOREFLEET_TEST_KUBECONFIG") {
         return Ok(TestCluster {
             kubeconfig: PathBuf::from(path),
@@ -51,14 +79,30 @@ fn start_or_reuse() -> Result<TestCluster, String> {
     );
     let apiserver = assets.join("kube-apiserver");
     if !apiserver.is_file() {
-        return Err(format!(
-            "no Kubernetes API server: {} missing (set KUBEBUILDER_ASSETS or STOREFLEET_TEST_KUBECONFIG)",
+        return Err(NoCluster::Missing(format!(
+            "{} missing (set KUBEBUILDER_ASSETS or STOREFLEET_TEST_KUBECONFIG)",
             apiserver.display()
-        ));
+        )));
     }
-    let etcd = find_etcd(&assets).ok_or("no etcd binary (KUBEBUILDER_ASSETS, PATH or ./.tools)")?;
+    let etcd = find_etcd(&assets).ok_or_else(|| {
+        NoCluster::Missing("no etcd binary (KUBEBUILDER_ASSETS, PATH or ./.tools)".to_owned())
+    })?;
     let kcm = Some(assets.join("kube-controller-manager")).filter(|p| p.is_file());
-    start(&apiserver, &etcd, kcm.as_deref())
+    start(&apiserver, &etcd, kcm.as_deref()).map_err(NoCluster::Failed)
+}
+
+/// Controller names changed in v1.33 (a `-controller` suffix); ask the binary which it knows.
+fn controller_names(kcm: &Path) -> &'static str {
+    let help = Command::new(kcm)
+        .arg("--help")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if help.is_ok_and(|h| h.contains("garbage-collector-controller")) {
+        "namespace-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,\
+         persistentvolumeclaim-protection-controller"
+    } else {
+        "namespace,serviceaccount,serviceaccount-token,garbage-collector,pvc-protection"
+    }
 }
 
 fn find_etcd(assets: &Path) -> Option<PathBuf> {
@@ -239,9 +283,10 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
             "{kcm} --kubeconfig={d}/kcm.kubeconfig --authentication-kubeconfig={d}/kcm.kubeconfig \
              --authorization-kubeconfig={d}/kcm.kubeconfig --bind-address=127.0.0.1 --secure-port={kcm_port} \
              --leader-elect=false --service-account-private-key-file={d}/sa.key --root-ca-file={d}/ca.crt \
-             --controllers=namespace,serviceaccount,serviceaccount-token,garbage-collector \
+             --controllers={controllers} \
              --use-service-account-credentials=false --namespace-sync-period=10s --profiling=false --v=0",
-            kcm = kcm.display()
+            kcm = kcm.display(),
+            controllers = controller_names(kcm)
         )
     });
     // Everything runs under one watchdog that lives as long as this test process.
