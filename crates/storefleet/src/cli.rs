@@ -31,6 +31,30 @@ pub enum Command {
     /// Talk to a running API about stores.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Place one real test order in any reachable store and print the order id and step timings.
+    /// Exits 0 only when an order was placed.
+    OrderCheck(OrderCheckArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct OrderCheckArgs {
+    /// `woocommerce` or `medusa`.
+    #[arg(long)]
+    pub engine: String,
+    /// The store's storefront origin (WooCommerce: the WordPress URL; Medusa: the server URL).
+    #[arg(long)]
+    pub url: String,
+    /// Medusa's publishable API key (Secret `store-engine-outputs`, key `publishable-key`).
+    #[arg(long, env = "STOREFLEET_PUBLISHABLE_KEY", hide_env_values = true)]
+    pub publishable_key: Option<String>,
+    /// Admin e-mail, to confirm the order through Medusa's admin API afterwards.
+    #[arg(long, env = "STOREFLEET_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Admin password (Secret `store-credentials`, key `admin-password`).
+    #[arg(long, env = "STOREFLEET_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    #[arg(long, short, value_enum, default_value = "human")]
+    pub output: Output,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -54,6 +78,12 @@ pub struct DatabaseArgs {
         default_value = "json"
     )]
     pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderCheckVia {
+    Ingress,
+    Service,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +125,15 @@ pub struct ServerArgs {
     /// cert-manager ClusterIssuer for store TLS (empty: plain HTTP).
     #[arg(long, env = "STOREFLEET_TLS_ISSUER", default_value = "")]
     pub tls_issuer: String,
+    /// How the orchestrator reaches a store for its test order: `ingress` (the store's public URL,
+    /// for an orchestrator outside the cluster) or `service` (the engine's Service, in-cluster).
+    #[arg(
+        long,
+        env = "STOREFLEET_ORDER_CHECK_VIA",
+        value_enum,
+        default_value = "ingress"
+    )]
+    pub order_check_via: OrderCheckVia,
     /// Namespace the platform runs in (allowed into store namespaces).
     #[arg(
         long,

@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod order_check;
 mod server;
 mod users;
 
@@ -44,6 +45,7 @@ async fn main() -> ExitCode {
         Command::Migrate(db) => users::migrate(&db).await,
         Command::User(UserCommand::Add { name, admin, db }) => users::add(&name, admin, &db).await,
         Command::Store(command) => client::run(command).await,
+        Command::OrderCheck(args) => order_check::run(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! Running the server processes: `serve` (API + orchestrator), `api` and `orchestrator`.
 
-use crate::cli::ServerArgs;
+use crate::cli::{OrderCheckVia, ServerArgs};
 use anyhow::Context as _;
 use prometheus_client::registry::Registry;
 use std::num::NonZeroU32;
@@ -57,6 +57,10 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
         tls_issuer: non_empty(&args.tls_issuer),
         orchestrator_service_account: (sa_namespace.to_owned(), sa_name.to_owned()),
         platform_namespace: args.platform_namespace.clone(),
+        order_check_via: match args.order_check_via {
+            OrderCheckVia::Ingress => storefleet_cluster::OrderCheckVia::Ingress,
+            OrderCheckVia::Service => storefleet_cluster::OrderCheckVia::Service,
+        },
         ..ClusterSettings::default()
     })
 }
