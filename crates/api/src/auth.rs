@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, HeaderMap, Method};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -29,6 +29,27 @@ pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ")?.trim();
     (!token.is_empty()).then_some(token)
+}
+
+/// Cookie holding a dashboard session: the user's API token (HttpOnly, SameSite=Strict).
+pub const SESSION_COOKIE: &str = "storefleet_session";
+
+/// The value of cookie `name`, if the request carries a non-empty one.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// The dashboard session token of a request, if it has the cookie.
+pub(crate) fn session_token(parts: &Parts) -> Option<&str> {
+    cookie(&parts.headers, SESSION_COOKIE)
 }
 
 /// The caller's address: the peer, or the first `X-Forwarded-For` hop when configured to trust it.
@@ -99,9 +120,41 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(ApiError::Unauthenticated(
-            "missing or malformed Authorization header; send 'Authorization: Bearer <token>'",
-        ))?;
+        let token = match bearer(parts) {
+            Some(token) => token,
+            None if parts.headers.contains_key(header::AUTHORIZATION) => {
+                return Err(ApiError::Unauthenticated(
+                    "missing or malformed Authorization header; send 'Authorization: Bearer <token>'",
+                ))
+            }
+            // The dashboard's session cookie is good for reads only (its live event stream and
+            // list refresh): a browser attaches cookies on its own, so a write authorised by
+            // the cookie alone would be open to cross-site request forgery.
+            None => match session_token(parts) {
+                Some(token) if matches!(parts.method, Method::GET | Method::HEAD) => token,
+                Some(_) => {
+                    return Err(ApiError::Unauthenticated(
+                        "a dashboard session cookie only allows reads; send 'Authorization: Bearer <token>'",
+                    ))
+                }
+                None => {
+                    return Err(ApiError::Unauthenticated(
+                        "missing or malformed Authorization header; send 'Authorization: Bearer <token>'",
+                    ))
+                }
+            },
+        };
+        Caller::from_token(parts, app, token).await
+    }
+}
+
+impl Caller {
+    /// The caller owning `token`, with the request's address and id for the audit log.
+    pub(crate) async fn from_token(
+        parts: &Parts,
+        app: &AppState,
+        token: &str,
+    ) -> Result<Self, ApiError> {
         let user = app
             .state()
             .user_by_token_hash(&hash_token(token))
@@ -131,5 +184,19 @@ mod tests {
         assert_eq!(a.len(), 3 + 64);
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), a);
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            "other_storefleet_session=x; storefleet_session=sf_abc; empty="
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("sf_abc"));
+        assert_eq!(cookie(&headers, "empty"), None);
+        assert_eq!(cookie(&headers, "missing"), None);
     }
 }

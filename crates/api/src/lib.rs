@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 mod extract;
 pub mod health;
@@ -136,6 +137,7 @@ pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi_json))
+        .merge(dashboard::router(app_state.clone()))
         .layer(axum::middleware::from_fn_with_state(app_state.clone(), metrics::record))
         .layer(axum::extract::DefaultBodyLimit::max(app_state.config().max_body_bytes))
         .with_state(app_state.clone())

@@ -1,6 +1,6 @@
 //! Rate limits on mutating calls, per user and per source IP, with the `governor` crate.
 
-use crate::auth::{bearer, hash_token, source_ip};
+use crate::auth::{bearer, hash_token, session_token, source_ip};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -60,7 +60,8 @@ pub async fn limit_mutations(
             return e.into_response();
         }
     }
-    if let Some(token) = bearer(&parts) {
+    // The dashboard's session cookie carries the same token: one budget per user either way.
+    if let Some(token) = bearer(&parts).or_else(|| session_token(&parts)) {
         if let Err(e) = RateLimits::check(&limits.per_user, hash_token(token)) {
             return e.into_response();
         }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::time::Duration;
 use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreName, Ttl};
-use storefleet_state::{DeleteOutcome, NewStore, StoreEvent};
+use storefleet_state::{CreateOutcome, DeleteOutcome, NewStore, StoreEvent};
 use uuid::Uuid;
 
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
@@ -224,8 +224,27 @@ async fn create_store(
     headers: HeaderMap,
     ApiJson(req): ApiJson<CreateStoreRequest>,
 ) -> Result<Response, ApiError> {
-    let valid = validate(&req)?;
     let key = idempotency_key(&headers)?;
+    let outcome = create_for(&app, &caller, &req, key).await?;
+    let mut response = (StatusCode::CREATED, Json(StoreView::from(outcome.store))).into_response();
+    if outcome.replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// Create a store for `caller`: the one path the API and the dashboard share, so both apply
+/// the same validation, quotas, idempotency and audit rules.
+pub(crate) async fn create_for(
+    app: &AppState,
+    caller: &Caller,
+    req: &CreateStoreRequest,
+    key: Option<String>,
+) -> Result<CreateOutcome, ApiError> {
+    let valid = validate(req)?;
     let now = Utc::now();
     // The hash covers the request as understood (defaults applied), so equivalent bodies match.
     let canonical = serde_json::json!({
@@ -258,15 +277,7 @@ async fn create_store(
             if !outcome.replayed {
                 app.wake_orchestrator();
             }
-            let mut response =
-                (StatusCode::CREATED, Json(StoreView::from(outcome.store))).into_response();
-            if outcome.replayed {
-                response.headers_mut().insert(
-                    "idempotent-replayed",
-                    header::HeaderValue::from_static("true"),
-                );
-            }
-            Ok(response)
+            Ok(outcome)
         }
         Err(e) => {
             let error = ApiError::from(e);
@@ -308,7 +319,11 @@ async fn list_stores(
 }
 
 /// The store with this id, if the caller may see it (its owner, or an admin).
-async fn visible_store(app: &AppState, caller: &Caller, raw_id: &str) -> Result<Store, ApiError> {
+pub(crate) async fn visible_store(
+    app: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Store, ApiError> {
     let id = store_id(raw_id)?;
     match app.state().get_store(id).await? {
         Some(store) if caller.is_admin() || store.owner == caller.user.name => Ok(store),
@@ -340,7 +355,17 @@ async fn delete_store(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<StoreView>), ApiError> {
-    let store = visible_store(&app, &caller, &id).await?;
+    let store = delete_for(&app, &caller, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(store.into())))
+}
+
+/// Ask for the deletion of a store `caller` may see; shared by the API and the dashboard.
+pub(crate) async fn delete_for(
+    app: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Store, ApiError> {
+    let store = visible_store(app, caller, raw_id).await?;
     let audit = caller.audit(
         "store.delete",
         Some(store.id.to_string()),
@@ -351,15 +376,14 @@ async fn delete_store(
         .state()
         .request_delete(store.id, &audit, Utc::now())
         .await?;
-    let store = match outcome {
+    match outcome {
         Some(DeleteOutcome::Requested(store)) => {
             app.wake_orchestrator();
-            store
+            Ok(store)
         }
-        Some(DeleteOutcome::AlreadyDeleting(store)) => store,
-        None => return Err(ApiError::NotFound("no store with this id")),
-    };
-    Ok((StatusCode::ACCEPTED, Json(store.into())))
+        Some(DeleteOutcome::AlreadyDeleting(store)) => Ok(store),
+        None => Err(ApiError::NotFound("no store with this id")),
+    }
 }
 
 /// A store's events: JSON by default, a live Server-Sent Events stream with `Accept: text/event-stream`.
