@@ -214,7 +214,7 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
         ("API token", token.clone()),
         ("database password", DB_PASSWORD.to_owned()),
     ];
-    needles.extend(generated.into_iter().map(|(k, v)| (k, v)));
+    needles.extend(generated);
     for (what, secret) in &needles {
         if let Some(line) = logs.lines().find(|l| l.contains(secret.as_str())) {
             panic!("the {what} appears in a log line: {line}");
