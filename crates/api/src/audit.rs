@@ -32,16 +32,19 @@ pub struct AuditList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Return entries older than this id (newest first).
+    #[param(minimum = 1)]
     pub before: Option<i64>,
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = AuditList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = AuditList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_audit(
     State(app): State<AppState>,
@@ -50,6 +53,12 @@ async fn list_audit(
 ) -> Result<Json<AuditList>, ApiError> {
     caller.require_admin()?;
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    if params.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::invalid(
+            "before",
+            "before must be an audit entry id, 1 or more",
+        ));
+    }
     let limit = params.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid(

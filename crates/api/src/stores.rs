@@ -38,14 +38,18 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateStoreRequest {
     /// 3-30 characters: a-z, 0-9 and '-', starting with a letter, not ending with '-'.
+    #[schema(min_length = 3, max_length = 30, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")]
     pub name: String,
     /// `woocommerce` or `medusa`.
+    #[schema(value_type = Engine)]
     pub engine: String,
     /// `small` (default) or `medium`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Plan>)]
     pub plan: Option<String>,
     /// Delete the store automatically after this many seconds (300 to 2592000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 300, maximum = 2592000)]
     pub ttl_seconds: Option<u64>,
 }
 
@@ -134,18 +138,22 @@ pub struct EventList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Return stores created after this store id.
     pub after: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
     /// Return events with an id above this one.
+    #[param(minimum = 0)]
     pub after: Option<i64>,
 }
 
@@ -211,9 +219,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Create a store. Only intent is written; the orchestrator does the rest.
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores",
     request_body = CreateStoreRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key: the same key and body return the same store")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key: the same key and body return the same store", min_length = 1, max_length = 200, pattern = "^[!-~]+$")),
     responses(
         (status = 201, description = "Store requested (or replayed for a repeated Idempotency-Key)", body = StoreView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "Quota exceeded", body = ErrorBody),
         (status = 409, description = "Name taken", body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody)),
@@ -390,7 +401,7 @@ pub(crate) async fn delete_for(
 #[utoipa::path(get, path = "/api/v1/stores/{id}/events", tag = "stores",
     params(("id" = Uuid, Path, description = "Store id"), EventParams),
     responses((status = 200, description = "Events, oldest first (JSON or text/event-stream)", body = EventList),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn store_events(
     State(app): State<AppState>,
@@ -400,6 +411,12 @@ async fn store_events(
     params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    if params.after.is_some_and(|a| a < 0) {
+        return Err(ApiError::invalid(
+            "after",
+            "after must be an event id, 0 or more",
+        ));
+    }
     let store = visible_store(&app, &caller, &id).await?;
     let wants_stream = headers
         .get(header::ACCEPT)
