@@ -206,3 +206,124 @@ mod tests {
         );
     }
 }
+
+/// A PostgreSQL server of one test's own, which the test may stop and start again (to prove
+/// what happens while the database is down). Removed when dropped or when the process exits.
+pub struct DedicatedServer {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl DedicatedServer {
+    /// Start a fresh server; `Err` says why none can be had here.
+    pub fn start() -> Result<Self, String> {
+        let bin = bin_dir().ok_or("no PostgreSQL server binaries (install postgresql)")?;
+        let dir = tempfile::Builder::new()
+            .prefix("storefleet-pg-own-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?
+            .keep();
+        if running_as_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return Err("chown of the test data dir to postgres failed".into());
+            }
+        }
+        let out = as_server_user(&bin.join("initdb"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-N",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
+            .output()
+            .map_err(|e| format!("initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let port = crate::free_port().map_err(|e| format!("free port: {e}"))?;
+        // Stop the server and remove its files if the test process dies without dropping us.
+        let watchdog = format!(
+            "while [ -d /proc/{parent} ]; do sleep 0.5; done; {pg_ctl} -D {dir}/data stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
+            parent = std::process::id(),
+            pg_ctl = bin.join("pg_ctl").display(),
+            dir = dir.display()
+        );
+        let mut cmd = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "sh", "-c", &watchdog]);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &watchdog]);
+            c
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let server = Self { bin, dir, port };
+        server.resume()?;
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stop the server (fast shutdown: open connections are cut, as in an outage).
+    pub fn stop(&self) -> Result<(), String> {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"])
+    }
+
+    /// Start it again on the same port and data.
+    pub fn resume(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log").to_string_lossy().into_owned();
+        self.pg_ctl(&["start", "-w", "-t", "30", "-o", &options, "-l", &log])
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
+        let out = as_server_user(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(args)
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl {}: {}",
+                args[0],
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+}
+
+impl Drop for DedicatedServer {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["stop", "-m", "immediate"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
