@@ -190,23 +190,6 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("runtime: {e}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_database_name_replaces_the_one_in_the_url() {
-        assert_eq!(
-            replace_database("postgres://u@h:1/postgres", "x"),
-            "postgres://u@h:1/x"
-        );
-        assert_eq!(
-            replace_database("postgres://u@h:1/db?sslmode=disable", "x"),
-            "postgres://u@h:1/x?sslmode=disable"
-        );
-    }
-}
-
 /// A PostgreSQL server of one test's own, which the test may stop and start again (to prove
 /// what happens while the database is down). Removed when dropped or when the process exits.
 pub struct DedicatedServer {
@@ -325,5 +308,22 @@ impl Drop for DedicatedServer {
     fn drop(&mut self) {
         let _ = self.pg_ctl(&["stop", "-m", "immediate"]);
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_replaces_the_one_in_the_url() {
+        assert_eq!(
+            replace_database("postgres://u@h:1/postgres", "x"),
+            "postgres://u@h:1/x"
+        );
+        assert_eq!(
+            replace_database("postgres://u@h:1/db?sslmode=disable", "x"),
+            "postgres://u@h:1/x?sslmode=disable"
+        );
     }
 }
