@@ -155,12 +155,13 @@ smoke name="smoke1":
     sf store create {{name}} --engine medusa --wait | tee "$log"
     id=$(store_id)
     echo "store {{name}} ($id) ready after $(( $(date +%s) - start ))s"
-    if sf --help | grep -q 'order-check'; then
-      sf order-check "$id"
-    else
-      sf store get "$id" | grep -E 'OrderCheckPassed +True' \
-        || { echo "store is ready but OrderCheckPassed is not True" >&2; exit 1; }
-    fi
+    sf store get "$id" | grep -E 'OrderCheckPassed +True' \
+      || { echo "store is ready but OrderCheckPassed is not True" >&2; exit 1; }
+    # A second order from outside the cluster, through the store's public URL, as a customer would.
+    ns=$(sf store get "$id" -o json | sed -n 's/.*"namespace": *"\([^"]*\)".*/\1/p')
+    url=$(sf store get "$id" -o json | sed -n 's/.*"storefront_url": *"\([^"]*\)".*/\1/p')
+    key=$(kubectl --context {{context}} -n "$ns" get secret store-engine-outputs -o jsonpath='{.data.publishable-key}' | base64 -d)
+    sf order-check --engine medusa --url "${url%/}" --publishable-key "$key"
     trap - EXIT
     sf store delete "$id"
     for _ in $(seq 1 90); do

@@ -118,7 +118,8 @@ impl ClusterSettings {
     pub fn admin_url(&self, store: &Store) -> String {
         let path = match store.engine {
             storefleet_domain::Engine::Woocommerce => "wp-admin/",
-            storefleet_domain::Engine::Medusa => "app/",
+            // The store image ships without Medusa's admin UI: its admin is the Admin API.
+            storefleet_domain::Engine::Medusa => "admin",
         };
         format!("{}{path}", self.storefront_url(store))
     }
