@@ -24,7 +24,13 @@ fn helm_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn spawn_orchestrator(db: &str, kubeconfig: &Path, helm: &Path, log: &Path) -> Child {
+fn spawn_orchestrator(
+    db: &str,
+    kubeconfig: &Path,
+    helm: &Path,
+    log: &Path,
+    instance: &str,
+) -> Child {
     let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -39,7 +45,7 @@ fn spawn_orchestrator(db: &str, kubeconfig: &Path, helm: &Path, log: &Path) -> C
             "--lease-seconds",
             "4",
             "--instance",
-            "test-kill",
+            instance,
         ])
         .arg("--database-url")
         .arg(db)
@@ -122,8 +128,9 @@ async fn count(
     (namespaces, quotas, policies, credentials, deployed)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_killed_orchestrator_s_store_is_completed_by_another_with_nothing_created_twice() {
+/// Kill the first orchestrator once `kill_after` is True (the kill lands at that step or the
+/// next one, mid-flight), then let a second process finish and delete the store.
+async fn killed_after(kill_after: ConditionType, name: &str) {
     let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
         return;
     };
@@ -139,7 +146,7 @@ async fn a_killed_orchestrator_s_store_is_completed_by_another_with_nothing_crea
     let log = dir.path().join("orchestrators.log");
     let state = StateStore::connect(&db).await.expect("state");
     let new = NewStore {
-        name: StoreName::parse("killed").expect("name"),
+        name: StoreName::parse(name).expect("name"),
         owner: "tester".into(),
         engine: Engine::Woocommerce,
         plan: Plan::Small,
@@ -167,9 +174,10 @@ async fn a_killed_orchestrator_s_store_is_completed_by_another_with_nothing_crea
         .expect("create")
         .store;
 
-    let mut first = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log);
-    let mid = wait_for(&state, store.id, "provisioning to start", |s| {
-        s.conditions.is_true(ConditionType::NamespaceReady)
+    let instance = format!("test-{name}");
+    let mut first = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log, &instance);
+    let mid = wait_for(&state, store.id, "the kill point", |s| {
+        s.conditions.is_true(kill_after)
     })
     .await;
     first.kill().expect("SIGKILL the first orchestrator");
@@ -180,7 +188,7 @@ async fn a_killed_orchestrator_s_store_is_completed_by_another_with_nothing_crea
         .collect();
     println!("killed the first orchestrator with {reached:?} done");
 
-    let mut second = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log);
+    let mut second = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log, &instance);
     let done = wait_for(
         &state,
         store.id,
@@ -225,4 +233,24 @@ async fn a_killed_orchestrator_s_store_is_completed_by_another_with_nothing_crea
     second.kill().expect("stop the second orchestrator");
     second.wait().expect("reap");
     kubelet.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_after_the_namespace_the_store_is_completed_by_another_with_nothing_twice() {
+    killed_after(ConditionType::NamespaceReady, "killed-ns").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_after_the_guardrails_the_store_is_completed_by_another_with_nothing_twice() {
+    killed_after(ConditionType::GuardrailsApplied, "killed-guard").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_after_the_release_the_store_is_completed_by_another_with_nothing_twice() {
+    killed_after(ConditionType::ReleaseInstalled, "killed-release").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_after_the_workloads_the_store_is_completed_by_another_with_nothing_twice() {
+    killed_after(ConditionType::WorkloadsReady, "killed-work").await;
 }
