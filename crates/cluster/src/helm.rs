@@ -53,11 +53,14 @@ impl Helm {
             })?
             .map_err(|e| ClusterError::Helm(e.to_string()))?;
         if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        // Helm could not reach the API server at all: the same transient outage kube-rs reports.
+        if stderr.contains("cluster unreachable") {
+            Err(ClusterError::Unavailable(format!("helm: {stderr}")))
         } else {
-            Err(ClusterError::Helm(
-                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            ))
+            Err(ClusterError::Helm(stderr))
         }
     }
 

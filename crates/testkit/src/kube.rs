@@ -22,6 +22,54 @@ pub struct TestCluster {
     pub deletes_namespaces: bool,
     /// Token of a cluster admin, for tests that impersonate other users.
     pub admin_token: Option<String>,
+    /// State directory of a control plane this harness started (none for a given kubeconfig).
+    pub state_dir: Option<PathBuf>,
+}
+
+impl TestCluster {
+    /// Stop the API server (SIGKILL, as in a crash or a network cut), for outage tests. Only for
+    /// a control plane this harness started; a test doing this should live in a test binary of
+    /// its own, since every test of a binary shares one control plane.
+    pub fn stop_apiserver(&self) -> Result<(), String> {
+        let dir = self
+            .state_dir
+            .as_ref()
+            .ok_or("not a harness-started control plane")?;
+        let pid = std::fs::read_to_string(dir.join("apiserver.pid")).map_err(|e| e.to_string())?;
+        let status = Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("kill {pid} failed"))
+        }
+    }
+
+    /// Start the API server again with the same flags, and wait until it is ready.
+    pub fn start_apiserver(&self) -> Result<(), String> {
+        let dir = self
+            .state_dir
+            .as_ref()
+            .ok_or("not a harness-started control plane")?;
+        let d = dir.display();
+        Command::new("sh")
+            .args(["-c", &format!("$(cat {d}/apiserver.cmd) >> {d}/apiserver.log 2>&1 & echo $! > {d}/apiserver.pid")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        let port =
+            std::fs::read_to_string(dir.join("apiserver.port")).map_err(|e| e.to_string())?;
+        let port: u16 = port
+            .trim()
+            .parse()
+            .map_err(|_| "bad port file".to_owned())?;
+        let token = self.admin_token.clone().unwrap_or_default();
+        wait_ready(dir, port, &token, "/readyz")
+    }
 }
 
 /// Why there is no test cluster.
@@ -71,6 +119,7 @@ fn start_or_reuse() -> Result<TestCluster, NoCluster> {
             kubeconfig: PathBuf::from(path),
             deletes_namespaces: true,
             admin_token: None,
+            state_dir: None,
         });
     }
     let assets = PathBuf::from(
@@ -290,8 +339,11 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
         )
     });
     // Everything runs under one watchdog that lives as long as this test process.
+    // The API server's command and pid live in files, so an outage test can stop and restart it.
+    std::fs::write(dir.join("apiserver.cmd"), &api_cmd).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("apiserver.port"), api_port.to_string()).map_err(|e| e.to_string())?;
     let mut script = format!(
-        "{etcd_cmd} > {d}/etcd.log 2>&1 & e=$!; {api_cmd} > {d}/apiserver.log 2>&1 & a=$!; "
+        "{etcd_cmd} > {d}/etcd.log 2>&1 & e=$!; {api_cmd} > {d}/apiserver.log 2>&1 & echo $! > {d}/apiserver.pid; "
     );
     if let Some(kcm_cmd) = &kcm_cmd {
         script.push_str(&format!(
@@ -301,8 +353,8 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
         script.push_str("k=; ");
     }
     script.push_str(&format!(
-        "while [ -d /proc/{parent} ]; do sleep 0.5; done; kill $k $a 2>/dev/null; sleep 1; kill $e 2>/dev/null; \
-         sleep 1; kill -9 $k $a $e 2>/dev/null; rm -rf {d}",
+        "while [ -d /proc/{parent} ]; do sleep 0.5; done; a=$(cat {d}/apiserver.pid); kill $k $a 2>/dev/null; \
+         sleep 1; kill $e 2>/dev/null; sleep 1; kill -9 $k $a $e 2>/dev/null; rm -rf {d}",
         parent = std::process::id()
     ));
     Command::new("sh")
@@ -322,6 +374,7 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
         kubeconfig: admin_kubeconfig,
         deletes_namespaces: kcm.is_some(),
         admin_token: Some(admin_token),
+        state_dir: Some(dir),
     })
 }
 

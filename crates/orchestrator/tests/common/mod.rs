@@ -1,0 +1,170 @@
+//! Shared setup of the orchestrator's real-API-server tests: an orchestrator on a fresh SQLite
+//! state store, driving the test control plane with the real helm.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use chrono::Utc;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use storefleet_cluster::helm::Helm;
+use storefleet_cluster::kube_driver::KubeDriver;
+use storefleet_cluster::ClusterSettings;
+use storefleet_domain::{Engine, Plan, Store, StoreName};
+use storefleet_orchestrator::metrics::OrchestratorMetrics;
+use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
+use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore, WorkSignal};
+use tokio::sync::watch;
+
+pub struct Env {
+    pub state: StateStore,
+    pub client: kube::Client,
+    pub settings: ClusterSettings,
+    pub shutdown: watch::Sender<bool>,
+    pub signal: WorkSignal,
+    pub cluster: storefleet_testkit::kube::TestCluster,
+    _dir: tempfile::TempDir,
+}
+
+pub fn helm_binary() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
+}
+
+pub fn fixture_charts() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/charts")
+}
+
+pub fn engine_charts() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../charts")
+}
+
+/// Start an orchestrator on a fresh SQLite state store against the test cluster, or say why not.
+pub async fn env(test: &str) -> Option<Env> {
+    env_with_charts(test, fixture_charts()).await
+}
+
+pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
+    let cluster = storefleet_testkit::kube::cluster_or_skip()?;
+    let Some(helm) = helm_binary() else {
+        storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+        return None;
+    };
+    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
+        .await
+        .expect("client");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = StateStore::connect(&format!("sqlite://{}/state.db", dir.path().display()))
+        .await
+        .expect("state");
+    let settings = ClusterSettings {
+        instance: format!("test-{test}"),
+        ..ClusterSettings::default()
+    };
+    let helm = Helm {
+        binary: helm,
+        charts_dir,
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+    };
+    let driver = Arc::new(KubeDriver::new(client.clone(), settings.clone(), helm));
+    let (shutdown, rx) = watch::channel(false);
+    let signal = WorkSignal::default();
+    let config = OrchestratorConfig {
+        lease: Duration::from_secs(6),
+        sweep_every: Duration::from_secs(2),
+        ..OrchestratorConfig::default()
+    };
+    let orchestrator = Orchestrator::new(
+        state.clone(),
+        driver,
+        settings.clone(),
+        config,
+        signal.clone(),
+        OrchestratorMetrics::unregistered(),
+    );
+    tokio::spawn(orchestrator.run(rx));
+    Some(Env {
+        state,
+        client,
+        settings,
+        shutdown,
+        signal,
+        cluster,
+        _dir: dir,
+    })
+}
+
+pub fn audit() -> AuditEntry {
+    AuditEntry {
+        actor: "tester".into(),
+        action: "store.create".into(),
+        target: None,
+        source_ip: None,
+        request_id: None,
+        outcome: "succeeded".into(),
+        detail: None,
+    }
+}
+
+pub async fn create(env: &Env, name: &str) -> Store {
+    create_engine(env, name, Engine::Medusa).await
+}
+
+pub async fn create_engine(env: &Env, name: &str, engine: Engine) -> Store {
+    let new = NewStore {
+        name: StoreName::parse(name).expect("name"),
+        owner: "tester".into(),
+        engine,
+        plan: Plan::Small,
+        cluster: "test".into(),
+        expires_at: None,
+        deadline_at: Utc::now() + chrono::Duration::minutes(5),
+        idempotency: None,
+    };
+    let limits = CreateLimits {
+        per_user: 50,
+        total: 50,
+    };
+    let store = env
+        .state
+        .create_store(new, limits, &audit(), Utc::now())
+        .await
+        .expect("create")
+        .store;
+    env.signal.wake();
+    store
+}
+
+pub async fn wait_for(
+    env: &Env,
+    id: uuid::Uuid,
+    what: &str,
+    done: impl Fn(&Store) -> bool,
+) -> Store {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let store = env.state.get_store(id).await.expect("get").expect("exists");
+        if done(&store) {
+            return store;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let events = env.state.events(id, 0, 100).await.expect("events");
+            let log: Vec<_> = events
+                .iter()
+                .map(|e| format!("{} {}: {}", e.kind, e.reason, e.message))
+                .collect();
+            panic!(
+                "timed out waiting for {what}; phase {:?}, message {:?}\n{}",
+                store.phase,
+                store.message,
+                log.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
