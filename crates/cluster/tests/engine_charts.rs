@@ -15,16 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use storefleet_domain::{Engine, Plan};
 
-fn helm() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-}
-
 fn chart(engine: Engine) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../charts")
@@ -220,7 +210,7 @@ use serde::Deserialize as _;
 
 #[test]
 fn engine_charts_lint_render_to_typed_objects_and_fit_their_plan_s_quota() {
-    let Some(helm) = helm() else {
+    let Some(helm) = storefleet_testkit::helm_binary() else {
         return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
     };
     let dir = tempfile::tempdir().expect("temp dir");

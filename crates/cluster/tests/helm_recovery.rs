@@ -16,16 +16,6 @@ use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
 use storefleet_domain::{namespace_for, Conditions, Engine, Phase, Plan, Store, StoreName};
 
-fn helm_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-}
-
 fn store() -> Store {
     let id = uuid::Uuid::now_v7();
     let name = StoreName::parse("stuck").expect("name");
@@ -80,7 +70,7 @@ async fn a_release_stuck_in_pending_install_is_recovered() {
     let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
         return;
     };
-    let Some(helm) = helm_binary() else {
+    let Some(helm) = storefleet_testkit::helm_binary() else {
         return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
     };
     let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)

@@ -56,16 +56,6 @@ const SECURITY_KINDS: [&str; 8] = [
     "Namespace",
 ];
 
-fn helm_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-}
-
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -605,7 +595,7 @@ async fn orchestrator_rights_are_fenced_by_chart_rbac_and_admission_policies() {
     let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
         return;
     };
-    let Some(helm) = helm_binary() else {
+    let Some(helm) = storefleet_testkit::helm_binary() else {
         storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
         return;
     };

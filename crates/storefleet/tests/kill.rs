@@ -8,21 +8,11 @@ use chrono::Utc;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use storefleet_domain::{ConditionType, Engine, Phase, Plan, Store, StoreName};
 use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore};
-
-fn helm_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-}
 
 fn spawn_orchestrator(
     db: &str,
@@ -134,7 +124,7 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
     let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
         return;
     };
-    let Some(helm) = helm_binary() else {
+    let Some(helm) = storefleet_testkit::helm_binary() else {
         return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
     };
     let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)

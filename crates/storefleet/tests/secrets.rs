@@ -13,13 +13,6 @@ use std::time::Duration;
 
 const DB_PASSWORD: &str = "Db-Pa55word-that-must-never-show";
 
-fn helm_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-}
-
 fn storefleet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_storefleet"))
 }
@@ -54,7 +47,7 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
     let mut logs = String::from_utf8_lossy(&added.stderr).into_owned();
 
     let cluster = storefleet_testkit::kube::cluster_or_skip();
-    let helm = helm_binary();
+    let helm = storefleet_testkit::helm_binary();
     let kubeconfig = cluster
         .as_ref()
         .map_or_else(|| PathBuf::from("/nonexistent"), |c| c.kubeconfig.clone());

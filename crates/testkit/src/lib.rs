@@ -37,3 +37,14 @@ pub fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
+
+/// The helm binary for tests: `STOREFLEET_TEST_HELM`, else `helm` on `PATH`.
+pub fn helm_binary() -> Option<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
+        return Some(std::path::PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
+}

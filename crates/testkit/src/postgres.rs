@@ -94,28 +94,35 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn start_server(bin: &Path) -> Result<String, String> {
+/// `sh -c script` as the `postgres` user when we are root, as ourselves otherwise.
+fn shell_as_server_user(script: &str) -> Command {
+    let mut cmd = as_server_user(Path::new("sh"));
+    cmd.args(["-c", script]);
+    cmd
+}
+
+/// A temp dir owned by the server's user with a fresh cluster in `data/` (trust auth, no fsync).
+fn init_cluster(bin: &Path, prefix: &str) -> Result<PathBuf, String> {
     let dir = tempfile::Builder::new()
-        .prefix("storefleet-pg-")
+        .prefix(prefix)
         .tempdir()
         .map_err(|e| format!("temp dir: {e}"))?
         .keep();
     if running_as_root() {
-        let status = Command::new("chown")
+        let chowned = Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(&dir)
             .status()
-            .map_err(|e| format!("chown: {e}"))?;
-        if !status.success() {
+            .is_ok_and(|s| s.success());
+        if !chowned {
             return Err(
                 "chown of the test data dir to postgres failed (is there a postgres user?)".into(),
             );
         }
     }
-    let data = dir.join("data");
     let out = as_server_user(&bin.join("initdb"))
-        .args(["-D"])
-        .arg(&data)
+        .arg("-D")
+        .arg(dir.join("data"))
         .args([
             "-A",
             "trust",
@@ -134,6 +141,12 @@ fn start_server(bin: &Path) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    Ok(dir)
+}
+
+fn start_server(bin: &Path) -> Result<String, String> {
+    let dir = init_cluster(bin, "storefleet-pg-")?;
+    let data = dir.join("data");
     let port = crate::free_port().map_err(|e| format!("free port: {e}"))?;
     // The watchdog lives as long as this test process; then it stops the server and cleans up.
     let script = format!(
@@ -147,16 +160,7 @@ fn start_server(bin: &Path) -> Result<String, String> {
         dir = dir.display(),
         parent = std::process::id(),
     );
-    let mut watchdog = if running_as_root() {
-        let mut cmd = Command::new("runuser");
-        cmd.args(["-u", "postgres", "--", "sh", "-c", &script]);
-        cmd
-    } else {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", &script]);
-        cmd
-    };
-    watchdog
+    shell_as_server_user(&script)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -202,42 +206,7 @@ impl DedicatedServer {
     /// Start a fresh server; `Err` says why none can be had here.
     pub fn start() -> Result<Self, String> {
         let bin = bin_dir().ok_or("no PostgreSQL server binaries (install postgresql)")?;
-        let dir = tempfile::Builder::new()
-            .prefix("storefleet-pg-own-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?
-            .keep();
-        if running_as_root() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                return Err("chown of the test data dir to postgres failed".into());
-            }
-        }
-        let out = as_server_user(&bin.join("initdb"))
-            .arg("-D")
-            .arg(dir.join("data"))
-            .args([
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-N",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ])
-            .output()
-            .map_err(|e| format!("initdb: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "initdb failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+        let dir = init_cluster(&bin, "storefleet-pg-own-")?;
         let port = crate::free_port().map_err(|e| format!("free port: {e}"))?;
         // Stop the server and remove its files if the test process dies without dropping us.
         let watchdog = format!(
@@ -246,16 +215,8 @@ impl DedicatedServer {
             pg_ctl = bin.join("pg_ctl").display(),
             dir = dir.display()
         );
-        let mut cmd = if running_as_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", "sh", "-c", &watchdog]);
-            c
-        } else {
-            let mut c = Command::new("sh");
-            c.args(["-c", &watchdog]);
-            c
-        };
-        cmd.stdin(Stdio::null())
+        shell_as_server_user(&watchdog)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -26,16 +26,6 @@ pub struct Env {
     _dir: tempfile::TempDir,
 }
 
-pub fn helm_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("STOREFLEET_TEST_HELM") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-}
-
 pub fn fixture_charts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/charts")
 }
@@ -51,7 +41,7 @@ pub async fn env(test: &str) -> Option<Env> {
 
 pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
     let cluster = storefleet_testkit::kube::cluster_or_skip()?;
-    let Some(helm) = helm_binary() else {
+    let Some(helm) = storefleet_testkit::helm_binary() else {
         storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
         return None;
     };
