@@ -223,11 +223,22 @@ impl Orchestrator {
     }
 }
 
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One pass with a lease renewer beside it; the renewer flags a lost lease so the pass stops.
 async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
     let lost = Arc::new(AtomicBool::new(false));
     let store_id = work.store.id;
-    let renewer = tokio::spawn({
+    // Dropped on every way out of this pass — a panic included — so a crashed pass never keeps
+    // renewing its lease (the store would be stuck with no one working on it).
+    let _renewer = AbortOnDrop(tokio::spawn({
         let ctx = ctx.clone();
         let lost = lost.clone();
         async move {
@@ -249,11 +260,10 @@ async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
                 }
             }
         }
-    });
+    }));
     if let Err(e) = reconcile::reconcile(&ctx, work, &lost).await {
         tracing::warn!(store = %store_id, error = %e, "recording progress failed; the store is retried after its lease expires");
     }
-    renewer.abort();
 }
 
 /// Forward PostgreSQL notifications on the work channel to the in-process signal, reconnecting
