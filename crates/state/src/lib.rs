@@ -63,12 +63,20 @@ impl StateError {
     /// True when the database could not be reached at all (as opposed to refusing a query),
     /// so callers can answer 503 and retry instead of reporting a bug.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StateError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            )
-        )
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => true,
+            // SQLite busy or locked past the busy timeout: contention, not a bug; retry later.
+            StateError::Database(sqlx::Error::Database(e)) => {
+                // PostgreSQL shutting down or not yet accepting connections: an outage too.
+                matches!(
+                    e.code().as_deref(),
+                    Some("5" | "6" | "517" | "261" | "262" | "57P01" | "57P02" | "57P03")
+                ) || e.message().contains("database is locked")
+            }
+            _ => false,
+        }
     }
 }
 

@@ -267,6 +267,13 @@ impl StateStore {
         now: DateTime<Utc>,
     ) -> Result<Option<DeleteOutcome>, StateError> {
         let mut tx = self.pool().begin().await?;
+        // Write first: on SQLite that takes the write lock before anything is read, so concurrent
+        // deletes wait their turn (busy timeout) instead of failing with "database is locked"
+        // when a read transaction tries to upgrade; on PostgreSQL it locks the row.
+        sqlx::query("UPDATE stores SET updated_at = updated_at WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         let Some(store) = fetch_store(&mut tx, &id.to_string()).await? else {
             return Ok(None);
         };

@@ -61,6 +61,7 @@ conformance!(
     the_total_quota_counts_every_owner,
     an_owner_cannot_have_two_live_stores_with_one_name,
     deleting_twice_changes_nothing_the_second_time,
+    twenty_concurrent_deletes_all_succeed_and_bump_the_generation_once,
     a_lease_keeps_other_replicas_away_until_it_expires,
     progress_is_refused_after_the_desired_state_changed,
     events_come_back_in_order_after_a_cursor,
@@ -506,4 +507,36 @@ async fn users_are_found_by_token_hash_only(state: StateStore) {
         .create_user("alice", Role::User, "hash-c", Utc::now())
         .await;
     assert!(matches!(again, Err(UserError::Exists(_))));
+}
+
+async fn twenty_concurrent_deletes_all_succeed_and_bump_the_generation_once(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let deletes = (0..20).map(|_| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            state
+                .request_delete(store.id, &audit("alice", "d"), Utc::now())
+                .await
+        })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(deletes)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.expect("task")
+                .expect("no delete may fail")
+                .expect("found")
+        })
+        .collect();
+    let requested = outcomes
+        .iter()
+        .filter(|o| matches!(o, DeleteOutcome::Requested(_)))
+        .count();
+    assert_eq!(requested, 1, "exactly one request changes the store");
+    let current = state
+        .get_store(store.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(current.generation, 2);
 }
