@@ -11,12 +11,18 @@ const HELM_TIMEOUT: Duration = Duration::from_secs(300);
 /// A pending operation older than this was left by a process that died, not one in flight.
 pub const STALE_PENDING: Duration = Duration::from_secs(90);
 
+/// Helm processes allowed at once by default: each takes 50–65 MiB and a good part of a core.
+pub const DEFAULT_MAX_PROCESSES: usize = 3;
+
 #[derive(Debug, Clone)]
 pub struct Helm {
     pub binary: PathBuf,
     pub charts_dir: PathBuf,
     /// Passed to helm as `KUBECONFIG` so it talks to the same cluster as the driver.
     pub kubeconfig: Option<PathBuf>,
+    /// Caps helm processes across all passes, apart from how many stores are worked on at once:
+    /// helm is CPU- and memory-bound, most other steps are waiting.
+    processes: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// A release's state as `helm status` reports it.
@@ -28,7 +34,27 @@ pub struct ReleaseStatus {
 }
 
 impl Helm {
+    pub fn new(
+        binary: PathBuf,
+        charts_dir: PathBuf,
+        kubeconfig: Option<PathBuf>,
+        max_processes: usize,
+    ) -> Self {
+        let processes = std::sync::Arc::new(tokio::sync::Semaphore::new(max_processes.max(1)));
+        Self {
+            binary,
+            charts_dir,
+            kubeconfig,
+            processes,
+        }
+    }
+
     async fn run(&self, args: &[&str]) -> Result<String, ClusterError> {
+        let _slot = self
+            .processes
+            .acquire()
+            .await
+            .map_err(|_| ClusterError::Helm("helm process limiter closed".to_owned()))?;
         let mut command = Command::new(&self.binary);
         command
             .args(args)

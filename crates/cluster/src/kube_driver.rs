@@ -150,8 +150,14 @@ impl ClusterDriver for KubeDriver {
         let namespace = &store.namespace;
         let engine = store.engine.as_str();
         self.helm.chart_path(engine)?;
+        let values = build::helm_values(store, &self.settings);
+        // The common case costs one helm process; the release is examined only when helm refuses.
+        let refusal = match self.helm.upgrade_install(namespace, engine, &values).await {
+            Ok(()) => return Ok(format!("installed chart {engine}")),
+            Err(ClusterError::Helm(message)) => message,
+            Err(e) => return Err(e),
+        };
         match self.helm.status(namespace).await? {
-            Some(s) if s.status == "deployed" => return Ok("release already deployed".to_owned()),
             Some(s) if s.status.starts_with("pending-") => {
                 let stale = s
                     .age_seconds
@@ -171,13 +177,15 @@ impl ClusterDriver for KubeDriver {
                 }
             }
             Some(s) if s.status == "failed" => self.helm.uninstall(namespace, true).await?,
-            _ => {}
+            // Nothing to recover: the refusal stands.
+            _ => return Err(ClusterError::Helm(refusal)),
         }
-        let values = build::helm_values(store, &self.settings);
         self.helm
             .upgrade_install(namespace, engine, &values)
             .await?;
-        Ok(format!("installed chart {engine}"))
+        Ok(format!(
+            "installed chart {engine} after recovering the release"
+        ))
     }
 
     async fn workloads(&self, store: &Store) -> Result<Readiness, ClusterError> {

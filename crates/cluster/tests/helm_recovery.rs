@@ -76,11 +76,12 @@ async fn a_release_stuck_in_pending_install_is_recovered() {
     let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
         .await
         .expect("client");
-    let helm = Helm {
-        binary: helm,
-        charts_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts"),
-        kubeconfig: Some(cluster.kubeconfig.clone()),
-    };
+    let helm = Helm::new(
+        helm,
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts"),
+        Some(cluster.kubeconfig.clone()),
+        2,
+    );
     let driver = KubeDriver::new(client.clone(), ClusterSettings::default(), helm.clone());
     let store = store();
     driver.ensure_namespace(&store).await.expect("namespace");

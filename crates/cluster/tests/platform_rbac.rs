@@ -928,11 +928,7 @@ async fn orchestrator_rights_are_fenced_by_chart_rbac_and_admission_policies() {
     let driver = KubeDriver::new(
         orchestrator.clone(),
         settings.clone(),
-        Helm {
-            binary: helm.clone(),
-            charts_dir: repo_root().join("charts"),
-            kubeconfig: None,
-        },
+        Helm::new(helm.clone(), repo_root().join("charts"), None, 1),
     );
     let store_b = store("rbac-b", STORE_NS_2);
     attempts.push(Attempt::from_driver(

@@ -7,7 +7,7 @@ use storefleet_domain::{Action, ConditionType, Store};
 use storefleet_ordercheck::{place_test_order, StoreCredentials, Target};
 
 /// How often a store waiting on its pods or its namespace's removal is looked at again.
-pub const POLL_WORKLOADS: Duration = Duration::from_secs(1);
+pub const POLL_WORKLOADS: Duration = Duration::from_millis(500);
 pub const POLL_NAMESPACE_GONE: Duration = Duration::from_millis(500);
 /// How often a failing order check is tried again, until the store's deadline.
 pub const RETRY_ORDER_CHECK: Duration = Duration::from_secs(5);

@@ -151,6 +151,10 @@ pub struct ServerArgs {
     /// Stores one orchestrator replica works on at once.
     #[arg(long, env = "STOREFLEET_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Helm processes one orchestrator runs at once (each ~60 MiB and CPU-bound), apart from
+    /// `--concurrency`: most steps wait on the cluster, helm does not.
+    #[arg(long, env = "STOREFLEET_HELM_PROCESSES", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub helm_processes: u16,
     /// Lease on a store while a replica works on it; another replica takes over after it expires.
     #[arg(long, env = "STOREFLEET_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=600))]
     pub lease_seconds: u64,

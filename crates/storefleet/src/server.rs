@@ -70,11 +70,12 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
 async fn cluster_driver(args: &ServerArgs, settings: ClusterSettings) -> Arc<dyn ClusterDriver> {
     match kube::Client::try_default().await {
         Ok(client) => {
-            let helm = Helm {
-                binary: args.helm.clone(),
-                charts_dir: args.charts_dir.clone(),
-                kubeconfig: None,
-            };
+            let helm = Helm::new(
+                args.helm.clone(),
+                args.charts_dir.clone(),
+                None,
+                usize::from(args.helm_processes),
+            );
             Arc::new(KubeDriver::new(client, settings, helm))
         }
         Err(e) => {

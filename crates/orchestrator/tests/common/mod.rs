@@ -56,11 +56,12 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         instance: format!("test-{test}"),
         ..ClusterSettings::default()
     };
-    let helm = Helm {
-        binary: helm,
+    let helm = Helm::new(
+        helm,
         charts_dir,
-        kubeconfig: Some(cluster.kubeconfig.clone()),
-    };
+        Some(cluster.kubeconfig.clone()),
+        storefleet_cluster::helm::DEFAULT_MAX_PROCESSES,
+    );
     let driver = Arc::new(KubeDriver::new(client.clone(), settings.clone(), helm));
     let (shutdown, rx) = watch::channel(false);
     let signal = WorkSignal::default();
