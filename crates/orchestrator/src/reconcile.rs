@@ -40,49 +40,22 @@ pub async fn reconcile(
                 format!("provisioning did not finish before its deadline; last state: {last}");
             store.phase = Phase::Failed;
             store.message = Some(message.clone());
-            store.observed_generation = store.generation;
             events.push(NewEvent::warning("ProvisioningTimeout", message));
-            return finish(
-                ctx,
-                seen_generation,
-                store,
-                events,
-                now + SETTLED_RECHECK,
-                0,
-            )
-            .await;
+            return settle(ctx, seen_generation, store, events).await;
         }
         let action = next_action(store.phase, &store.conditions, store.touched_cluster);
         match action {
             Action::Nothing => {
-                store.observed_generation = store.generation;
-                return finish(
-                    ctx,
-                    seen_generation,
-                    store,
-                    events,
-                    now + SETTLED_RECHECK,
-                    0,
-                )
-                .await;
+                return settle(ctx, seen_generation, store, events).await;
             }
             Action::MarkReady => {
                 store.phase = Phase::Ready;
                 store.message = None;
-                store.observed_generation = store.generation;
                 events.push(NewEvent::normal(
                     "Ready",
                     "store is ready: a test order went through",
                 ));
-                return finish(
-                    ctx,
-                    seen_generation,
-                    store,
-                    events,
-                    now + SETTLED_RECHECK,
-                    0,
-                )
-                .await;
+                return settle(ctx, seen_generation, store, events).await;
             }
             Action::MarkDeleted => {
                 mark_deleted(
@@ -90,15 +63,7 @@ pub async fn reconcile(
                     &mut events,
                     "nothing was created in the cluster",
                 );
-                return finish(
-                    ctx,
-                    seen_generation,
-                    store,
-                    events,
-                    now + SETTLED_RECHECK,
-                    0,
-                )
-                .await;
+                return settle(ctx, seen_generation, store, events).await;
             }
             _ => {}
         }
@@ -125,15 +90,7 @@ pub async fn reconcile(
                 record_done(ctx, action, &mut store, reason, &message);
                 if action == Action::AwaitNamespaceGone {
                     mark_deleted(&mut store, &mut events, &message);
-                    return finish(
-                        ctx,
-                        seen_generation,
-                        store,
-                        events,
-                        now + SETTLED_RECHECK,
-                        0,
-                    )
-                    .await;
+                    return settle(ctx, seen_generation, store, events).await;
                 }
                 events.push(NewEvent::normal(reason, message));
                 let progress = Progress {
@@ -191,18 +148,9 @@ pub async fn reconcile(
             StepOutcome::Fatal { reason, message } => {
                 set_condition(&mut store, action, ConditionStatus::False, reason, &message);
                 store.phase = Phase::Failed;
-                store.observed_generation = store.generation;
                 store.message = Some(message.clone());
                 events.push(NewEvent::warning(reason, message));
-                return finish(
-                    ctx,
-                    seen_generation,
-                    store,
-                    events,
-                    now + SETTLED_RECHECK,
-                    0,
-                )
-                .await;
+                return settle(ctx, seen_generation, store, events).await;
             }
         }
     }
@@ -211,7 +159,6 @@ pub async fn reconcile(
 fn mark_deleted(store: &mut Store, events: &mut Vec<NewEvent>, message: &str) {
     store.phase = Phase::Deleted;
     store.message = None;
-    store.observed_generation = store.generation;
     events.push(NewEvent::normal(
         "Deleted",
         format!("store deleted: {message}"),
@@ -264,6 +211,26 @@ fn set_condition(
             .conditions
             .set(kind, status, reason, message, Utc::now());
     }
+}
+
+/// The store needs nothing more until its desired state changes: record that we saw this
+/// generation through, and look again only if something else changes it.
+async fn settle(
+    ctx: &Context,
+    seen_generation: i64,
+    mut store: Store,
+    events: Vec<NewEvent>,
+) -> Result<(), StateError> {
+    store.observed_generation = store.generation;
+    finish(
+        ctx,
+        seen_generation,
+        store,
+        events,
+        Utc::now() + SETTLED_RECHECK,
+        0,
+    )
+    .await
 }
 
 async fn finish(
