@@ -7,6 +7,7 @@ use axum::http::{header, request::Parts, HeaderMap, Method};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use storefleet_state::{AuditEntry, Role, User};
 
 /// Prefix that makes a Storefleet token recognisable to secret scanners.
@@ -155,11 +156,17 @@ impl Caller {
         app: &AppState,
         token: &str,
     ) -> Result<Self, ApiError> {
+        let token_hash = hash_token(token);
         let user = app
-            .state()
-            .user_by_token_hash(&hash_token(token))
-            .await?
-            .ok_or(ApiError::Unauthenticated("unknown API token"))?;
+            .caches()
+            .user(&token_hash, async {
+                app.state()
+                    .user_by_token_hash(&token_hash)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated("unknown API token"))
+            })
+            .await
+            .map_err(Arc::unwrap_or_clone)?;
         Ok(Caller {
             user,
             source_ip: source_ip(parts, app.config().trust_forwarded_for),

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod dashboard;
 pub mod error;
 mod extract;
@@ -66,6 +67,7 @@ struct Inner {
     signal: Option<WorkSignal>,
     rate_limits: RateLimits,
     http_metrics: HttpMetrics,
+    caches: cache::ReadCaches,
 }
 
 /// Shared state of every handler. Cheap to clone.
@@ -83,7 +85,9 @@ impl AppState {
             config.rate_per_user_per_minute,
             config.rate_per_ip_per_minute,
         );
+        let caches = cache::ReadCaches::new(state.changes().clone());
         Self(Arc::new(Inner {
+            caches,
             state,
             config,
             signal,
@@ -106,6 +110,10 @@ impl AppState {
 
     pub(crate) fn http_metrics(&self) -> &HttpMetrics {
         &self.0.http_metrics
+    }
+
+    pub(crate) fn caches(&self) -> &cache::ReadCaches {
+        &self.0.caches
     }
 
     /// Wake an orchestrator in this process; other processes hear PostgreSQL's NOTIFY.

@@ -1,6 +1,7 @@
 //! `/api/v1/stores`: create, list, read, delete and watch stores.
 
 use crate::auth::Caller;
+use crate::cache::ListKey;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{store_id, ApiJson};
 use crate::AppState;
@@ -10,6 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -309,7 +311,7 @@ async fn list_stores(
     State(app): State<AppState>,
     caller: Caller,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<StoreList>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -318,15 +320,32 @@ async fn list_stores(
             format!("limit is {limit}; allowed: 1 to {MAX_PAGE}"),
         ));
     }
-    let owner = (!caller.is_admin()).then_some(caller.user.name.as_str());
-    let stores = app.state().list_stores(owner, params.after, limit).await?;
-    let next_after = (stores.len() as i64 == limit)
-        .then(|| stores.last().map(|s| s.id))
-        .flatten();
-    Ok(Json(StoreList {
-        items: stores.into_iter().map(StoreView::from).collect(),
-        next_after,
-    }))
+    let key = ListKey {
+        owner: (!caller.is_admin()).then(|| caller.user.name.clone()),
+        after: params.after,
+        limit,
+    };
+    let body = app
+        .caches()
+        .list(key.clone(), async {
+            let stores = app
+                .state()
+                .list_stores(key.owner.as_deref(), key.after, limit)
+                .await?;
+            let next_after = (stores.len() as i64 == limit)
+                .then(|| stores.last().map(|s| s.id))
+                .flatten();
+            let list = StoreList {
+                items: stores.into_iter().map(StoreView::from).collect(),
+                next_after,
+            };
+            serde_json::to_vec(&list)
+                .map(Bytes::from)
+                .map_err(|e| ApiError::Internal(e.to_string()))
+        })
+        .await
+        .map_err(std::sync::Arc::unwrap_or_clone)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The store with this id, if the caller may see it (its owner, or an admin).

@@ -155,6 +155,7 @@ on_both_backends!(
     missing_and_unknown_tokens_are_401_and_non_admins_get_403,
     other_tenants_stores_are_invisible_but_admins_see_all,
     events_are_served_as_json_and_as_a_live_stream,
+    the_list_follows_every_change_at_once_despite_its_cache,
 );
 
 async fn health_readiness_and_metrics_answer(app: TestApp) {
@@ -705,4 +706,69 @@ fn the_committed_openapi_document_matches_the_code() {
         committed == generated,
         "docs/openapi.json is out of date; run STOREFLEET_UPDATE_OPENAPI=1 cargo test -p storefleet-api --test api"
     );
+}
+
+/// `GET /stores` is answered from a cache; a create, the orchestrator's progress and a delete
+/// must each show on the very next request (no waiting out the cache's time-to-live).
+async fn the_list_follows_every_change_at_once_despite_its_cache(app: TestApp) {
+    let phases = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|s| s["phase"].as_str().expect("phase").to_owned())
+            .collect()
+    };
+    for view in ["/api/v1/stores", "/api/v1/stores?limit=10"] {
+        let (status, list) = app.get(&app.alice, view).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(phases(&list).is_empty());
+    }
+    let (status, created) = app
+        .create(&app.alice, json!({"name": "cached", "engine": "medusa"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, list) = app.get(&app.alice, "/api/v1/stores").await;
+    assert_eq!(phases(&list), ["requested"], "{list}");
+    let (_, admin_list) = app.get(&app.admin, "/api/v1/stores").await;
+    assert_eq!(phases(&admin_list), ["requested"], "{admin_list}");
+
+    // The orchestrator records progress through the same state store handle.
+    let now = Utc::now();
+    let work = app
+        .state
+        .claim("orchestrator", now, now + chrono::Duration::seconds(30), 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let mut next = work.store.clone();
+    next.phase = storefleet_domain::Phase::Provisioning;
+    let progress = storefleet_state::Progress {
+        store: next,
+        events: vec![],
+        next_attempt_at: now,
+        attempts: 0,
+    };
+    assert!(app
+        .state
+        .save_progress("orchestrator", work.store.generation, &progress, now, true)
+        .await
+        .expect("save"));
+    let (_, list) = app.get(&app.alice, "/api/v1/stores").await;
+    assert_eq!(phases(&list), ["provisioning"], "{list}");
+
+    let id = created["id"].as_str().expect("id");
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/stores/{id}")))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let (_, list) = app.get(&app.alice, "/api/v1/stores?limit=10").await;
+    assert_eq!(phases(&list), ["deleting"], "{list}");
+    // Bob's view never contained Alice's store, cached or not.
+    let (_, list) = app.get(&app.bob, "/api/v1/stores").await;
+    assert!(phases(&list).is_empty(), "{list}");
 }

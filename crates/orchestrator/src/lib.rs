@@ -267,34 +267,18 @@ async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
 }
 
 /// Forward PostgreSQL notifications on the work channel to the in-process signal, reconnecting
-/// with a pause when the connection drops, until `shutdown`.
+/// with a pause when the connection drops, until `shutdown`. Missed notifications only cost
+/// latency: a wake after every reconnect makes the resync find the work.
 pub async fn forward_notifications(
     database_url: String,
     signal: WorkSignal,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    use sqlx::postgres::PgListener;
-    while !*shutdown.borrow() {
-        let listener = async {
-            let mut listener = PgListener::connect(&database_url).await?;
-            listener.listen(storefleet_state::WORK_CHANNEL).await?;
-            loop {
-                listener.recv().await?;
-                signal.wake();
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), sqlx::Error>(())
-        };
-        tokio::select! {
-            result = listener => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "lost the PostgreSQL notification connection; reconnecting");
-                }
-                // Missed notifications only cost latency: the resync still finds the work.
-                signal.wake();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            _ = shutdown.changed() => return,
-        }
-    }
+    storefleet_state::listen(
+        database_url,
+        &[storefleet_state::WORK_CHANNEL],
+        || signal.wake(),
+        shutdown,
+    )
+    .await;
 }

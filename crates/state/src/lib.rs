@@ -5,6 +5,7 @@
 //! few statements that differ (row locking, notifications) ask the [`Dialect`].
 
 mod audit;
+mod changes;
 mod events;
 mod rows;
 mod stores;
@@ -12,6 +13,7 @@ mod users;
 mod work;
 
 pub use audit::{AuditEntry, AuditRecord};
+pub use changes::{listen, ChangeVersion, STORES_CHANNEL};
 pub use events::{EventKind, NewEvent, StoreEvent};
 pub use stores::{CreateError, CreateLimits, CreateOutcome, DeleteOutcome, NewStore};
 pub use users::{Role, User, UserError};
@@ -85,6 +87,7 @@ impl StateError {
 pub struct StateStore {
     pool: AnyPool,
     dialect: Dialect,
+    changes: ChangeVersion,
 }
 
 impl StateStore {
@@ -130,7 +133,11 @@ impl StateStore {
             options
         };
         let pool = options.connect(&url).await?;
-        Ok(Self { pool, dialect })
+        Ok(Self {
+            pool,
+            dialect,
+            changes: ChangeVersion::default(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), StateError> {
@@ -143,6 +150,12 @@ impl StateStore {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Moves on every committed change to a store's visible fields made through this handle
+    /// (or its clones); changes by other processes move it through [`listen`] on PostgreSQL.
+    pub fn changes(&self) -> &ChangeVersion {
+        &self.changes
     }
 
     /// Answers whether the database takes queries right now (for `/readyz`).

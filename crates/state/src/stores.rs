@@ -3,7 +3,7 @@
 use crate::audit::{insert_audit, AuditEntry};
 use crate::events::{insert_event, NewEvent};
 use crate::rows::{conditions_json, store_from_row, STORE_COLUMNS};
-use crate::{millis, Dialect, StateError, StateStore, WORK_CHANNEL};
+use crate::{millis, Dialect, StateError, StateStore, STORES_CHANNEL, WORK_CHANNEL};
 use chrono::{DateTime, Utc};
 use sqlx::{Any, Row, Transaction};
 use storefleet_domain::{
@@ -208,7 +208,9 @@ impl StateStore {
         };
         insert_audit(&mut tx, &audit, now).await?;
         self.notify_work(&mut tx).await?;
+        self.notify_changed(&mut tx).await?;
         tx.commit().await?;
+        self.changes().bump();
         Ok(CreateOutcome {
             store,
             replayed: false,
@@ -298,10 +300,12 @@ impl StateStore {
         .await?;
         insert_audit(&mut tx, audit, now).await?;
         self.notify_work(&mut tx).await?;
+        self.notify_changed(&mut tx).await?;
         let store = fetch_store(&mut tx, &id.to_string())
             .await?
             .ok_or_else(|| StateError::Corrupt(format!("store {id} vanished mid-transaction")))?;
         tx.commit().await?;
+        self.changes().bump();
         Ok(Some(DeleteOutcome::Requested(store)))
     }
 
@@ -310,8 +314,21 @@ impl StateStore {
         &self,
         tx: &mut Transaction<'_, Any>,
     ) -> Result<(), StateError> {
+        self.notify(tx, WORK_CHANNEL).await
+    }
+
+    /// Tell read caches in other processes that a store changed; delivered on commit. Writers
+    /// also bump [`StateStore::changes`] after committing, for caches in this process.
+    pub(crate) async fn notify_changed(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+    ) -> Result<(), StateError> {
+        self.notify(tx, STORES_CHANNEL).await
+    }
+
+    async fn notify(&self, tx: &mut Transaction<'_, Any>, channel: &str) -> Result<(), StateError> {
         if self.dialect() == Dialect::Postgres {
-            sqlx::query(&format!("NOTIFY {WORK_CHANNEL}"))
+            sqlx::query(&format!("NOTIFY {channel}"))
                 .execute(&mut **tx)
                 .await?;
         }

@@ -155,8 +155,15 @@ impl StateStore {
         for event in &progress.events {
             insert_event(&mut tx, store.id, event, now).await?;
         }
+        let saved = done.rows_affected() == 1;
+        if saved {
+            self.notify_changed(&mut tx).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        if saved {
+            self.changes().bump();
+        }
+        Ok(saved)
     }
 
     /// The earliest time any active store wants attention, so an idle orchestrator can sleep until then.
@@ -212,8 +219,12 @@ impl StateStore {
         }
         if !expired.is_empty() {
             self.notify_work(&mut tx).await?;
+            self.notify_changed(&mut tx).await?;
         }
         tx.commit().await?;
+        if !expired.is_empty() {
+            self.changes().bump();
+        }
         Ok(expired)
     }
 

@@ -67,6 +67,7 @@ conformance!(
     events_come_back_in_order_after_a_cursor,
     expired_stores_are_queued_for_deletion,
     users_are_found_by_token_hash_only,
+    every_visible_change_moves_the_change_version,
 );
 
 fn audit(actor: &str, action: &str) -> AuditEntry {
@@ -539,4 +540,91 @@ async fn twenty_concurrent_deletes_all_succeed_and_bump_the_generation_once(stat
         .expect("get")
         .expect("exists");
     assert_eq!(current.generation, 2);
+}
+
+async fn every_visible_change_moves_the_change_version(state: StateStore) {
+    let changes = state.changes().clone();
+    let v0 = changes.current();
+    let store = create(&state, "alice", "shop").await;
+    let v1 = changes.current();
+    assert!(v1 > v0, "a create moves the version");
+
+    let now = Utc::now();
+    let work = state
+        .claim("one", now, now + Duration::seconds(30), 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    let mut next = work.store.clone();
+    next.phase = Phase::Provisioning;
+    let progress = Progress {
+        store: next,
+        events: vec![],
+        next_attempt_at: now,
+        attempts: 0,
+    };
+    assert!(state
+        .save_progress("one", work.store.generation, &progress, now, false)
+        .await
+        .expect("save"));
+    let v2 = changes.current();
+    assert!(v2 > v1, "saved progress moves the version");
+    assert!(!state
+        .save_progress("someone-else", work.store.generation, &progress, now, false)
+        .await
+        .expect("save"));
+    assert_eq!(changes.current(), v2, "a refused save changes nothing");
+
+    state
+        .request_delete(store.id, &audit("alice", "d"), now)
+        .await
+        .expect("delete");
+    let v3 = changes.current();
+    assert!(v3 > v2, "a delete request moves the version");
+    state
+        .request_delete(store.id, &audit("alice", "d"), now)
+        .await
+        .expect("delete again");
+    assert_eq!(changes.current(), v3, "a repeated delete changes nothing");
+}
+
+/// Another process's change reaches this one through NOTIFY: the read caches depend on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_change_made_elsewhere_reaches_listen() {
+    let url = match storefleet_testkit::postgres::fresh_database().await {
+        Ok(url) => url,
+        Err(reason) if storefleet_testkit::postgres_required() => {
+            panic!("PostgreSQL required: {reason}")
+        }
+        Err(reason) => {
+            storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}"));
+            return;
+        }
+    };
+    let here = StateStore::connect(&url).await.expect("postgres");
+    let elsewhere = StateStore::connect(&url).await.expect("postgres");
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let changes = here.changes().clone();
+    let bump = changes.clone();
+    tokio::spawn(storefleet_state::listen(
+        url.clone(),
+        &[storefleet_state::STORES_CHANNEL],
+        move || bump.bump(),
+        shutdown,
+    ));
+    // The listener bumps once when it has connected.
+    wait_for_version_above(&changes, 0).await;
+    let before = changes.current();
+    create(&elsewhere, "alice", "shop").await;
+    wait_for_version_above(&changes, before).await;
+}
+
+async fn wait_for_version_above(changes: &storefleet_state::ChangeVersion, floor: u64) {
+    for _ in 0..200 {
+        if changes.current() > floor {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the change version stayed at {floor} for 10 s");
 }

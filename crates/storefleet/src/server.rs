@@ -132,6 +132,16 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
             let in_process = (role == Role::Both).then(|| signal.clone());
             let app_state =
                 AppState::new(state.clone(), api_config(&args), in_process, http_metrics);
+            if state.dialect() == Dialect::Postgres {
+                // Other replicas' changes reach this one's read caches through NOTIFY.
+                let changes = state.changes().clone();
+                tasks.spawn(storefleet_state::listen(
+                    args.db.database_url.clone(),
+                    &[storefleet_state::STORES_CHANNEL],
+                    move || changes.bump(),
+                    shutdown_rx.clone(),
+                ));
+            }
             storefleet_api::app(app_state, registry)
         }
     };
