@@ -3,18 +3,23 @@
 use crate::build::{self, Credentials};
 use crate::helm::{Helm, STALE_PENDING};
 use crate::{
-    ClusterDriver, ClusterError, ClusterSettings, ManagedNamespace, Readiness, CREDENTIALS_SECRET,
-    MANAGED_BY, STORE_ID_LABEL,
+    ClusterDriver, ClusterError, ClusterSettings, ManagedNamespace, Readiness, Watched,
+    CREDENTIALS_SECRET, MANAGED_BY, STORE_ID_LABEL,
 };
 use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
+};
 use kube::{Client, Resource};
 use serde::{de::DeserializeOwned, Serialize};
+use std::time::Duration;
 use storefleet_domain::Store;
 
 pub struct KubeDriver {
@@ -30,6 +35,26 @@ impl KubeDriver {
             settings,
             helm,
         }
+    }
+
+    async fn list_workloads(
+        &self,
+        namespace: &str,
+    ) -> Result<(ObjectList<Deployment>, ObjectList<StatefulSet>), ClusterError> {
+        let lp = ListParams::default();
+        let deployments = Api::<Deployment>::namespaced(self.client.clone(), namespace)
+            .list(&lp)
+            .await?;
+        let statefulsets = Api::<StatefulSet>::namespaced(self.client.clone(), namespace)
+            .list(&lp)
+            .await?;
+        Ok((deployments, statefulsets))
+    }
+
+    async fn list_jobs(&self, namespace: &str) -> Result<ObjectList<Job>, ClusterError> {
+        Ok(Api::<Job>::namespaced(self.client.clone(), namespace)
+            .list(&ListParams::default())
+            .await?)
     }
 
     async fn apply<K>(&self, object: &K) -> Result<(), ClusterError>
@@ -94,6 +119,96 @@ fn statefulset_ready(s: &StatefulSet) -> bool {
     };
     status.observed_generation >= s.metadata.generation
         && status.ready_replicas.unwrap_or(0) >= want
+}
+
+fn workload_readiness(
+    deployments: &ObjectList<Deployment>,
+    statefulsets: &ObjectList<StatefulSet>,
+) -> Readiness {
+    let total = deployments.items.len() + statefulsets.items.len();
+    if total == 0 {
+        return Readiness::Waiting("no Deployments or StatefulSets yet".to_owned());
+    }
+    let mut waiting: Vec<String> = deployments
+        .items
+        .iter()
+        .filter(|d| !deployment_ready(d))
+        .map(|d| format!("deployment/{}", d.metadata.name.as_deref().unwrap_or("?")))
+        .collect();
+    waiting.extend(
+        statefulsets
+            .items
+            .iter()
+            .filter(|s| !statefulset_ready(s))
+            .map(|s| format!("statefulset/{}", s.metadata.name.as_deref().unwrap_or("?"))),
+    );
+    if waiting.is_empty() {
+        Readiness::Ready(format!("{total} workloads ready"))
+    } else {
+        Readiness::Waiting(format!(
+            "{}/{total} ready; waiting for {}",
+            total - waiting.len(),
+            waiting.join(", ")
+        ))
+    }
+}
+
+fn job_readiness(jobs: &ObjectList<Job>) -> Readiness {
+    if let Some(failure) = jobs.items.iter().find_map(job_failure) {
+        return Readiness::Failed(failure);
+    }
+    let pending: Vec<_> = jobs
+        .items
+        .iter()
+        .filter(|j| !job_complete(j))
+        .map(|j| j.metadata.name.clone().unwrap_or_default())
+        .collect();
+    if pending.is_empty() {
+        Readiness::Ready(format!("{} setup jobs complete", jobs.items.len()))
+    } else {
+        Readiness::Waiting(format!("waiting for job {}", pending.join(", ")))
+    }
+}
+
+fn list_version<K: Clone>(list: &ObjectList<K>) -> String {
+    list.metadata.resource_version.clone().unwrap_or_default()
+}
+
+/// True at the first change to the watched objects after `version`; false at `deadline`. A
+/// watch the server ends early is opened again from the last version seen.
+async fn next_change<K>(
+    api: Api<K>,
+    params: WatchParams,
+    mut version: String,
+    deadline: tokio::time::Instant,
+) -> Result<bool, ClusterError>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let watch = async {
+        loop {
+            let seconds = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .as_secs()
+                .clamp(1, 290);
+            let params = params
+                .clone()
+                .timeout(u32::try_from(seconds).unwrap_or(290));
+            let mut events = api.watch_metadata(&params, &version).await?.boxed();
+            while let Some(event) = events.try_next().await? {
+                match event {
+                    WatchEvent::Bookmark(mark) => version = mark.metadata.resource_version,
+                    // A change; or an error such as 410 Gone (the version is too old), after
+                    // which a fresh look is due anyway.
+                    _ => return Ok(true),
+                }
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline, watch).await {
+        Ok(result) => result,
+        Err(_) => Ok(false),
+    }
 }
 
 fn job_failure(job: &Job) -> Option<String> {
@@ -189,74 +304,81 @@ impl ClusterDriver for KubeDriver {
     }
 
     async fn workloads(&self, store: &Store) -> Result<Readiness, ClusterError> {
-        let lp = ListParams::default();
-        let deployments = Api::<Deployment>::namespaced(self.client.clone(), &store.namespace)
-            .list(&lp)
-            .await?;
-        let statefulsets = Api::<StatefulSet>::namespaced(self.client.clone(), &store.namespace)
-            .list(&lp)
-            .await?;
-        let total = deployments.items.len() + statefulsets.items.len();
-        if total == 0 {
-            return Ok(Readiness::Waiting(
-                "no Deployments or StatefulSets yet".to_owned(),
-            ));
-        }
-        let mut waiting: Vec<String> = deployments
-            .items
-            .iter()
-            .filter(|d| !deployment_ready(d))
-            .map(|d| format!("deployment/{}", d.metadata.name.as_deref().unwrap_or("?")))
-            .collect();
-        waiting.extend(
-            statefulsets
-                .items
-                .iter()
-                .filter(|s| !statefulset_ready(s))
-                .map(|s| format!("statefulset/{}", s.metadata.name.as_deref().unwrap_or("?"))),
-        );
-        if waiting.is_empty() {
-            Ok(Readiness::Ready(format!("{total} workloads ready")))
-        } else {
-            Ok(Readiness::Waiting(format!(
-                "{}/{total} ready; waiting for {}",
-                total - waiting.len(),
-                waiting.join(", ")
-            )))
-        }
+        let (deployments, statefulsets) = self.list_workloads(&store.namespace).await?;
+        Ok(workload_readiness(&deployments, &statefulsets))
     }
 
     async fn jobs(&self, store: &Store) -> Result<Readiness, ClusterError> {
-        let jobs = Api::<Job>::namespaced(self.client.clone(), &store.namespace)
-            .list(&ListParams::default())
-            .await?;
-        if let Some(failure) = jobs.items.iter().find_map(job_failure) {
-            return Ok(Readiness::Failed(failure));
-        }
-        let pending: Vec<_> = jobs
-            .items
-            .iter()
-            .filter(|j| !job_complete(j))
-            .map(|j| j.metadata.name.clone().unwrap_or_default())
-            .collect();
-        if pending.is_empty() {
-            Ok(Readiness::Ready(format!(
-                "{} setup jobs complete",
-                jobs.items.len()
-            )))
-        } else {
-            Ok(Readiness::Waiting(format!(
-                "waiting for job {}",
-                pending.join(", ")
-            )))
-        }
+        let jobs = self.list_jobs(&store.namespace).await?;
+        Ok(job_readiness(&jobs))
     }
 
-    async fn uninstall_release(&self, store: &Store) -> Result<(), ClusterError> {
-        if !self.namespace_exists(&store.namespace).await? {
-            return Ok(());
+    async fn wait_for_change(
+        &self,
+        store: &Store,
+        what: Watched,
+        timeout: Duration,
+    ) -> Result<bool, ClusterError> {
+        let ns = &store.namespace;
+        let client = &self.client;
+        let deadline = tokio::time::Instant::now() + timeout;
+        // List first: the goal may hold already, and the watch starts at the list's
+        // resourceVersion so a change between the pass's look and this one is not missed.
+        match what {
+            Watched::Workloads => {
+                let (deployments, statefulsets) = self.list_workloads(ns).await?;
+                if !matches!(
+                    workload_readiness(&deployments, &statefulsets),
+                    Readiness::Waiting(_)
+                ) {
+                    return Ok(true);
+                }
+                let d = next_change(
+                    Api::<Deployment>::namespaced(client.clone(), ns),
+                    WatchParams::default(),
+                    list_version(&deployments),
+                    deadline,
+                );
+                let s = next_change(
+                    Api::<StatefulSet>::namespaced(client.clone(), ns),
+                    WatchParams::default(),
+                    list_version(&statefulsets),
+                    deadline,
+                );
+                tokio::select! { r = d => r, r = s => r }
+            }
+            Watched::Jobs => {
+                let jobs = self.list_jobs(ns).await?;
+                if !matches!(job_readiness(&jobs), Readiness::Waiting(_)) {
+                    return Ok(true);
+                }
+                next_change(
+                    Api::<Job>::namespaced(client.clone(), ns),
+                    WatchParams::default(),
+                    list_version(&jobs),
+                    deadline,
+                )
+                .await
+            }
+            Watched::NamespaceGone => {
+                let api = Api::<Namespace>::all(client.clone());
+                let field = format!("metadata.name={ns}");
+                let found = api
+                    .list_metadata(&ListParams::default().fields(&field))
+                    .await?;
+                if found.items.is_empty() {
+                    return Ok(true);
+                }
+                let version = found.metadata.resource_version.clone().unwrap_or_default();
+                next_change(
+                    api,
+                    WatchParams::default().fields(&field),
+                    version,
+                    deadline,
+                )
+                .await
+            }
         }
-        self.helm.uninstall(&store.namespace, false).await
     }
 
     async fn delete_namespace(&self, namespace: &str) -> Result<(), ClusterError> {

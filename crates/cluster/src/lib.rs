@@ -180,6 +180,17 @@ pub struct ManagedNamespace {
 }
 
 /// Everything the orchestrator asks of a cluster. Every method is idempotent.
+/// What a waiting step waits on, for [`ClusterDriver::wait_for_change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// The namespace's Deployments and StatefulSets (WorkloadsReady).
+    Workloads,
+    /// The namespace's Jobs (StoreConfigured).
+    Jobs,
+    /// The namespace itself, until it is gone (deletion).
+    NamespaceGone,
+}
+
 #[async_trait]
 pub trait ClusterDriver: Send + Sync {
     /// False when no cluster is configured: nothing can have been written anywhere.
@@ -194,8 +205,19 @@ pub trait ClusterDriver: Send + Sync {
     async fn workloads(&self, store: &Store) -> Result<Readiness, ClusterError>;
     /// Jobs of the namespace (the engine's setup Job).
     async fn jobs(&self, store: &Store) -> Result<Readiness, ClusterError>;
-    async fn uninstall_release(&self, store: &Store) -> Result<(), ClusterError>;
     async fn delete_namespace(&self, namespace: &str) -> Result<(), ClusterError>;
+    /// Wait, at most `timeout`, for a change to what a waiting step looks at; true when
+    /// something changed (or the goal already holds), false at the timeout. Lets a waiting
+    /// store be looked at again as soon as it can move on instead of at its next poll; polling
+    /// alone stays correct, so a driver that cannot watch answers false at once.
+    async fn wait_for_change(
+        &self,
+        _store: &Store,
+        _what: Watched,
+        _timeout: std::time::Duration,
+    ) -> Result<bool, ClusterError> {
+        Ok(false)
+    }
     async fn namespace_exists(&self, namespace: &str) -> Result<bool, ClusterError>;
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError>;
     /// Keys of the store's credentials Secret and of the engine's outputs Secret (when the
@@ -230,9 +252,6 @@ impl ClusterDriver for NoCluster {
         Err(self.unavailable())
     }
     async fn jobs(&self, _: &Store) -> Result<Readiness, ClusterError> {
-        Err(self.unavailable())
-    }
-    async fn uninstall_release(&self, _: &Store) -> Result<(), ClusterError> {
         Err(self.unavailable())
     }
     async fn delete_namespace(&self, _: &str) -> Result<(), ClusterError> {

@@ -171,6 +171,9 @@ fn totals(rendered: &str) -> Totals {
                 "ServiceAccount" => Box::new(serde_yaml_ng::from_value::<ServiceAccount>(v).expect("ServiceAccount")),
                 "Role" => Box::new(serde_yaml_ng::from_value::<Role>(v).expect("Role")),
                 "RoleBinding" => Box::new(serde_yaml_ng::from_value::<RoleBinding>(v).expect("RoleBinding")),
+                // Every kind above is namespaced and lives in the store's namespace: deleting
+                // the namespace removes the whole release, which is why deleting a store runs
+                // no `helm uninstall`. A cluster-scoped kind here would change that.
                 other => panic!("the chart renders a {other}, which the store-admin role and this test do not know"),
             }
         };

@@ -61,6 +61,8 @@ pub struct Context {
     pub metrics: OrchestratorMetrics,
     /// HTTP client of the order check (connection pool shared by all passes).
     pub http: reqwest::Client,
+    /// Wakes this replica's loop (a store became due early).
+    pub signal: WorkSignal,
 }
 
 impl Context {
@@ -100,6 +102,7 @@ impl Orchestrator {
             lease: config.lease,
             metrics,
             http: reqwest::Client::new(),
+            signal: signal.clone(),
         };
         Self {
             ctx: Arc::new(ctx),
@@ -261,8 +264,41 @@ async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
             }
         }
     }));
-    if let Err(e) = reconcile::reconcile(&ctx, work, &lost).await {
-        tracing::warn!(store = %store_id, error = %e, "recording progress failed; the store is retried after its lease expires");
+    match reconcile::reconcile(&ctx, work, &lost).await {
+        Ok(Some(wait)) => {
+            tokio::spawn(wake_on_change(ctx.clone(), wait));
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(store = %store_id, error = %e, "recording progress failed; the store is retried after its lease expires")
+        }
+    }
+}
+
+/// Watch what a waiting store waits on, without holding a slot, and make the store due as
+/// soon as it changes instead of at its next poll. Gone by the time the poll is due; a failed
+/// watch only costs latency (the poll still comes).
+async fn wake_on_change(ctx: Arc<Context>, wait: reconcile::WaitFor) {
+    let store_id = wait.store.id;
+    match ctx
+        .driver
+        .wait_for_change(&wait.store, wait.what, wait.until)
+        .await
+    {
+        Ok(true) => match ctx.state.make_due(store_id, Utc::now()).await {
+            Ok(true) => {
+                ctx.metrics.early_wakes.inc();
+                ctx.signal.wake();
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::debug!(store = %store_id, error = %e, "could not bring the store forward; it is polled")
+            }
+        },
+        Ok(false) => {}
+        Err(e) => {
+            tracing::debug!(store = %store_id, what = ?wait.what, error = %e, "watch failed; the store is polled")
+        }
     }
 }
 

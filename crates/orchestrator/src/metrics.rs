@@ -27,6 +27,8 @@ pub struct OrchestratorMetrics {
     pub lost_leases: Counter,
     pub orphans_deleted: Counter,
     pub task_restarts: Family<TaskLabels, Counter>,
+    /// Waiting stores brought forward by a watch event instead of their next poll.
+    pub early_wakes: Counter,
 }
 
 impl OrchestratorMetrics {
@@ -42,6 +44,7 @@ impl OrchestratorMetrics {
             lost_leases: Counter::default(),
             orphans_deleted: Counter::default(),
             task_restarts: Family::default(),
+            early_wakes: Counter::default(),
         }
     }
 
@@ -71,6 +74,11 @@ impl OrchestratorMetrics {
             "orchestrator_lost_leases",
             "Passes abandoned because the lease was lost",
             metrics.lost_leases.clone(),
+        );
+        registry.register(
+            "orchestrator_early_wakes",
+            "Waiting stores looked at again because a watch saw a change, before their next poll",
+            metrics.early_wakes.clone(),
         );
         registry.register(
             "orchestrator_orphans_deleted",

@@ -5,20 +5,42 @@ use crate::steps::{self, StepOutcome};
 use crate::{backoff, Context};
 use chrono::Utc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
-use storefleet_domain::lifecycle::{REASON_NAMESPACE_DELETING, REASON_UNINSTALLED};
+use std::time::{Duration, Instant};
+use storefleet_cluster::Watched;
+use storefleet_domain::lifecycle::REASON_NAMESPACE_DELETING;
 use storefleet_domain::{next_action, Action, ConditionStatus, ConditionType, Phase, Store};
 use storefleet_state::{NewEvent, Progress, StateError, Work};
 
 /// A store that is settled is not looked at again until its desired state changes.
 const SETTLED_RECHECK: chrono::Duration = chrono::Duration::days(3650);
 
+/// A store left waiting on something in the cluster that can be watched.
+#[derive(Debug, Clone)]
+pub struct WaitFor {
+    pub store: Store,
+    pub what: Watched,
+    /// When the store is looked at again anyway.
+    pub until: Duration,
+}
+
 /// Drive one store as far as it goes now. Returns when it is settled, waiting, failing, or
-/// when the lease was lost (another replica owns the store now).
+/// when the lease was lost (another replica owns the store now); for a store left waiting on a
+/// watchable change, what it waits on.
 pub async fn reconcile(
     ctx: &Context,
     work: Work,
     lease_lost: &AtomicBool,
+) -> Result<Option<WaitFor>, StateError> {
+    let mut wait_for = None;
+    pass(ctx, work, lease_lost, &mut wait_for).await?;
+    Ok(wait_for)
+}
+
+async fn pass(
+    ctx: &Context,
+    work: Work,
+    lease_lost: &AtomicBool,
+    wait_for: &mut Option<WaitFor>,
 ) -> Result<(), StateError> {
     let seen_generation = work.store.generation;
     let mut store = work.store;
@@ -121,6 +143,11 @@ pub async fn reconcile(
                 let next = now
                     + chrono::Duration::from_std(retry_after)
                         .unwrap_or(chrono::Duration::seconds(1));
+                *wait_for = watched(action).map(|what| WaitFor {
+                    store: store.clone(),
+                    what,
+                    until: retry_after,
+                });
                 return finish(ctx, seen_generation, store, events, next, attempts).await;
             }
             StepOutcome::Error(error) => {
@@ -156,6 +183,16 @@ pub async fn reconcile(
     }
 }
 
+/// What a waiting step waits on, when it can be watched.
+fn watched(action: Action) -> Option<Watched> {
+    match action {
+        Action::Provision(ConditionType::WorkloadsReady) => Some(Watched::Workloads),
+        Action::Provision(ConditionType::StoreConfigured) => Some(Watched::Jobs),
+        Action::AwaitNamespaceGone => Some(Watched::NamespaceGone),
+        _ => None,
+    }
+}
+
 fn mark_deleted(store: &mut Store, events: &mut Vec<NewEvent>, message: &str) {
     store.phase = Phase::Deleted;
     store.message = None;
@@ -180,13 +217,6 @@ fn record_done(ctx: &Context, action: Action, store: &mut Store, reason: &str, m
                 store.admin_url = Some(ctx.settings.admin_url(store));
             }
         }
-        Action::UninstallRelease => store.conditions.set(
-            ConditionType::ReleaseInstalled,
-            ConditionStatus::False,
-            REASON_UNINSTALLED,
-            message,
-            now,
-        ),
         Action::DeleteNamespace => store.conditions.set(
             ConditionType::NamespaceReady,
             ConditionStatus::False,

@@ -6,9 +6,11 @@ use storefleet_cluster::{ClusterError, Readiness};
 use storefleet_domain::{Action, ConditionType, Store};
 use storefleet_ordercheck::{place_test_order, StoreCredentials, Target};
 
-/// How often a store waiting on its pods or its namespace's removal is looked at again.
-pub const POLL_WORKLOADS: Duration = Duration::from_millis(500);
-pub const POLL_NAMESPACE_GONE: Duration = Duration::from_millis(500);
+/// How often a store waiting on its pods, its setup Job or its namespace's removal is looked
+/// at again. A watch brings it forward as soon as what it waits on changes
+/// (`wake_on_change`), so the poll is only the fallback when watching fails.
+pub const POLL_WORKLOADS: Duration = Duration::from_secs(2);
+pub const POLL_NAMESPACE_GONE: Duration = Duration::from_secs(2);
 /// How often a failing order check is tried again, until the store's deadline.
 pub const RETRY_ORDER_CHECK: Duration = Duration::from_secs(5);
 /// Longest one whole order check may take.
@@ -57,7 +59,6 @@ pub fn step_name(action: Action) -> &'static str {
         Action::Provision(ConditionType::StoreConfigured) => "configure",
         Action::Provision(ConditionType::OrderCheckPassed) => "order_check",
         Action::MarkReady => "mark_ready",
-        Action::UninstallRelease => "uninstall",
         Action::DeleteNamespace => "delete_namespace",
         Action::AwaitNamespaceGone => "await_namespace_gone",
         Action::MarkDeleted => "mark_deleted",
@@ -169,15 +170,6 @@ pub async fn run(action: Action, store: &Store, ctx: &Context) -> StepOutcome {
             readiness(driver.jobs(store).await, "SetupComplete", "WaitingForSetup", "SetupFailed")
         }
         Action::Provision(ConditionType::OrderCheckPassed) => order_check(store, ctx).await,
-        Action::UninstallRelease => match driver.uninstall_release(store).await {
-            Ok(()) => StepOutcome::Done { reason: "Uninstalled", message: "helm release uninstalled".to_owned() },
-            // Deleting the namespace removes the release too; a missing helm must not block deletion.
-            Err(ClusterError::Permanent(message)) => StepOutcome::Done {
-                reason: "Uninstalled",
-                message: format!("release not uninstalled ({message}); the namespace deletion removes it"),
-            },
-            Err(e) => StepOutcome::Error(e),
-        },
         Action::DeleteNamespace => done_or_error(
             driver.delete_namespace(&store.namespace).await,
             "NamespaceDeleting",

@@ -140,6 +140,12 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
         .await
         .expect("get")
         .is_none());
+    // Waiting on pods, the setup Job and the namespace's removal, the store was brought
+    // forward by watch events, not only by its 2 s poll.
+    assert!(
+        env.metrics.early_wakes.get() >= 1,
+        "no watch event ever woke the store"
+    );
     kubelet.abort();
     let _ = env.shutdown.send(true);
 }

@@ -41,9 +41,6 @@ impl ClusterDriver for PanicsOnce {
     async fn jobs(&self, _: &Store) -> Result<Readiness, ClusterError> {
         Ok(Readiness::Ready("done".into()))
     }
-    async fn uninstall_release(&self, _: &Store) -> Result<(), ClusterError> {
-        Ok(())
-    }
     async fn delete_namespace(&self, _: &str) -> Result<(), ClusterError> {
         Ok(())
     }

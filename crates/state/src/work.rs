@@ -104,6 +104,22 @@ impl StateStore {
         Ok(())
     }
 
+    /// Bring a waiting store's next attempt forward to `now` (something it waits on changed).
+    /// A store being worked on, or already due, is left alone. True when it was brought forward.
+    pub async fn make_due(&self, id: StoreId, now: DateTime<Utc>) -> Result<bool, StateError> {
+        let sql = format!(
+            "UPDATE stores SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at > $1 \
+             AND (lease_owner IS NULL OR lease_expires_at < $1) AND phase IN ({})",
+            active_phases()
+        );
+        let done = sqlx::query(&sql)
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Note, before the first write to the cluster, that this store may own cluster objects.
     /// Unconditional on purpose: losing this fact would let a delete skip the cleanup.
     pub async fn mark_touched(&self, id: StoreId) -> Result<(), StateError> {

@@ -68,6 +68,7 @@ conformance!(
     expired_stores_are_queued_for_deletion,
     users_are_found_by_token_hash_only,
     every_visible_change_moves_the_change_version,
+    a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
 );
 
 fn audit(actor: &str, action: &str) -> AuditEntry {
@@ -627,4 +628,47 @@ async fn wait_for_version_above(changes: &storefleet_state::ChangeVersion, floor
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the change version stayed at {floor} for 10 s");
+}
+
+async fn a_waiting_store_can_be_made_due_early_unless_someone_works_on_it(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let now = Utc::now();
+    let work = state
+        .claim("one", now, now + Duration::seconds(30), 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert!(
+        !state.make_due(store.id, now).await.expect("make due"),
+        "a leased store is left to its owner"
+    );
+    let progress = Progress {
+        store: work.store.clone(),
+        events: vec![],
+        next_attempt_at: now + Duration::seconds(60),
+        attempts: 0,
+    };
+    assert!(state
+        .save_progress("one", work.store.generation, &progress, now, true)
+        .await
+        .expect("save"));
+    let later = Utc::now();
+    assert!(state
+        .claim("two", later, later + Duration::seconds(30), 10)
+        .await
+        .expect("claim")
+        .is_empty());
+    assert!(state.make_due(store.id, later).await.expect("make due"));
+    assert!(
+        !state.make_due(store.id, later).await.expect("make due"),
+        "already due"
+    );
+    assert_eq!(
+        state
+            .claim("two", later, later + Duration::seconds(30), 10)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
 }

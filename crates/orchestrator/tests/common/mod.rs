@@ -22,6 +22,7 @@ pub struct Env {
     pub settings: ClusterSettings,
     pub shutdown: watch::Sender<bool>,
     pub signal: WorkSignal,
+    pub metrics: OrchestratorMetrics,
     pub cluster: storefleet_testkit::kube::TestCluster,
     _dir: tempfile::TempDir,
 }
@@ -70,13 +71,14 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         sweep_every: Duration::from_secs(2),
         ..OrchestratorConfig::default()
     };
+    let metrics = OrchestratorMetrics::unregistered();
     let orchestrator = Orchestrator::new(
         state.clone(),
         driver,
         settings.clone(),
         config,
         signal.clone(),
-        OrchestratorMetrics::unregistered(),
+        metrics.clone(),
     );
     tokio::spawn(orchestrator.run(rx));
     Some(Env {
@@ -85,6 +87,7 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         settings,
         shutdown,
         signal,
+        metrics,
         cluster,
         _dir: dir,
     })
