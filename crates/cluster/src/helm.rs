@@ -11,8 +11,9 @@ const HELM_TIMEOUT: Duration = Duration::from_secs(300);
 /// A pending operation older than this was left by a process that died, not one in flight.
 pub const STALE_PENDING: Duration = Duration::from_secs(90);
 
-/// Helm processes allowed at once by default: each takes 50–65 MiB and a good part of a core.
-pub const DEFAULT_MAX_PROCESSES: usize = 3;
+/// Helm processes allowed at once by default: each takes 50–65 MiB and a good part of a core;
+/// on 2 cores a third one added memory (bench: 215 MiB with children) but no throughput.
+pub const DEFAULT_MAX_PROCESSES: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct Helm {

@@ -153,7 +153,7 @@ pub struct ServerArgs {
     pub concurrency: u16,
     /// Helm processes one orchestrator runs at once (each ~60 MiB and CPU-bound), apart from
     /// `--concurrency`: most steps wait on the cluster, helm does not.
-    #[arg(long, env = "STOREFLEET_HELM_PROCESSES", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, env = "STOREFLEET_HELM_PROCESSES", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub helm_processes: u16,
     /// Lease on a store while a replica works on it; another replica takes over after it expires.
     #[arg(long, env = "STOREFLEET_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=600))]
