@@ -25,8 +25,10 @@ use uuid::Uuid;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
-/// How often a live event stream looks for new events.
-const EVENT_POLL: Duration = Duration::from_millis(250);
+/// How long a live event stream waits for a change before it looks anyway: changes made in
+/// this process, or announced by PostgreSQL NOTIFY, wake it at once; this only bounds the delay
+/// for writers that cannot announce (an orchestrator process sharing a SQLite file).
+const EVENT_FALLBACK: Duration = Duration::from_secs(1);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -458,7 +460,8 @@ async fn store_events(
         .into_response())
 }
 
-/// Poll the state store for new events; the stream ends once the store is deleted and drained.
+/// New events as they are recorded: the stream looks at the state store when its change version
+/// moves (or after [`EVENT_FALLBACK`]); it ends once the store is deleted and drained.
 fn event_stream(
     app: AppState,
     store_id: Uuid,
@@ -471,6 +474,7 @@ fn event_stream(
                 return None;
             }
             loop {
+                let seen = app.state().changes().current();
                 let events = app
                     .state()
                     .events(store_id, after, 100)
@@ -499,7 +503,9 @@ fn event_stream(
                     let end = Event::default().event("end").data("store deleted");
                     return Some((futures::stream::iter(vec![Ok(end)]), (app, after, true)));
                 }
-                tokio::time::sleep(EVENT_POLL).await;
+                let _ =
+                    tokio::time::timeout(EVENT_FALLBACK, app.state().changes().changed_since(seen))
+                        .await;
             }
         },
     )

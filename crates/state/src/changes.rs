@@ -1,4 +1,5 @@
-//! Change tracking for read caches: a version that moves whenever a store row visibly changes.
+//! Change tracking for read caches and live streams: a version that moves whenever a store row
+//! or its events visibly change, with a way to wait for the next move.
 //!
 //! Writers in this process bump the version after they commit; writers in other processes
 //! `NOTIFY` [`STORES_CHANNEL`] (PostgreSQL) and [`listen`] turns that into a bump here. A cache
@@ -7,24 +8,45 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
-/// PostgreSQL channel notified on commit of every change to a store's visible fields.
+/// PostgreSQL channel notified on commit of every change to a store's visible fields or events.
 pub const STORES_CHANNEL: &str = "storefleet_stores";
 
-/// A counter that moves on every visible change to any store.
+/// A counter that moves on every visible change to any store or its events.
 #[derive(Clone, Default, Debug)]
-pub struct ChangeVersion(Arc<AtomicU64>);
+pub struct ChangeVersion(Arc<Inner>);
+
+#[derive(Default, Debug)]
+struct Inner {
+    version: AtomicU64,
+    moved: Notify,
+}
 
 impl ChangeVersion {
     /// Read before a query: a result cached under this value is current while it stays the same.
     pub fn current(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+        self.0.version.load(Ordering::Acquire)
     }
 
     /// Called after a change is committed (or heard of from another process).
     pub fn bump(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        self.0.version.fetch_add(1, Ordering::AcqRel);
+        self.0.moved.notify_waiters();
+    }
+
+    /// Resolves once the version differs from `seen`: at once if it already does.
+    pub async fn changed_since(&self, seen: u64) {
+        loop {
+            let moved = self.0.moved.notified();
+            tokio::pin!(moved);
+            // Registered before the check, so a bump between the check and the wait is not lost.
+            moved.as_mut().enable();
+            if self.current() != seen {
+                return;
+            }
+            moved.await;
+        }
     }
 }
 
@@ -66,6 +88,27 @@ pub async fn listen(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn waiters_wake_on_the_next_bump_and_not_before() {
+        let changes = ChangeVersion::default();
+        let seen = changes.current();
+        let waiter = tokio::spawn({
+            let changes = changes.clone();
+            async move { changes.changed_since(seen).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "nothing changed yet");
+        changes.bump();
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("woken by the bump")
+            .expect("task");
+        // Already moved: returns at once.
+        tokio::time::timeout(Duration::from_millis(100), changes.changed_since(seen))
+            .await
+            .expect("no wait when the version already moved");
+    }
 
     #[test]
     fn clones_share_one_version() {

@@ -172,11 +172,13 @@ impl StateStore {
             insert_event(&mut tx, store.id, event, now).await?;
         }
         let saved = done.rows_affected() == 1;
-        if saved {
+        // A stale pass keeps only its events, which live streams still show.
+        let visible = saved || !progress.events.is_empty();
+        if visible {
             self.notify_changed(&mut tx).await?;
         }
         tx.commit().await?;
-        if saved {
+        if visible {
             self.changes().bump();
         }
         Ok(saved)
