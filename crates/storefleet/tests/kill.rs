@@ -244,3 +244,8 @@ async fn killed_after_the_release_the_store_is_completed_by_another_with_nothing
 async fn killed_after_the_workloads_the_store_is_completed_by_another_with_nothing_twice() {
     killed_after(ConditionType::WorkloadsReady, "killed-work").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_after_the_setup_job_the_store_is_completed_by_another_with_nothing_twice() {
+    killed_after(ConditionType::StoreConfigured, "killed-setup").await;
+}
