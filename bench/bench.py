@@ -470,10 +470,15 @@ def bench_list(results, workdir, backend, duration, quick):
         pg.stop()
 
 
-def bench_memory(results, workdir, n):
-    log(f"[2] memory: idle, then {n} stores")
-    db = f"sqlite://{workdir}/memory.db"
-    serve = Serve("memory", db, workdir, extra=RAISED)
+def bench_memory(results, workdir, n, backend="sqlite"):
+    log(f"[2] memory on {backend}: idle, then {n} stores")
+    pg = None
+    if backend == "postgres":
+        pg = Postgres(workdir)
+        db = pg.url
+    else:
+        db = f"sqlite://{workdir}/memory.db"
+    serve = Serve(f"memory-{backend}", db, workdir, extra=RAISED)
     time.sleep(5)
     idle = {"rss_mib": rss_mib(serve.pid), "load": loadavg()}
     token = serve.add_user("bench-admin")
@@ -487,10 +492,12 @@ def bench_memory(results, workdir, n):
     time.sleep(2)
     full = {"n": n, "rss_mib": rss_mib(serve.pid), "hwm_mib": hwm_mib(serve.pid), "load": loadavg(),
             "create_seconds": t_create, "listed": len(items)}
-    results["memory"] = {"idle": idle, "full": full, "command": serve.cmd_display +
+    results["memory" if backend == "sqlite" else f"memory_{backend}"] = {"backend": backend, "idle": idle, "full": full, "command": serve.cmd_display +
                          f"  # then {n}× POST /api/v1/stores (8 client threads), GET /api/v1/stores?limit=200 through every page; RSS = VmRSS of serve"}
     log(f"    idle {idle['rss_mib']:.1f} MiB; {n} stores {full['rss_mib']:.1f} MiB (peak {full['hwm_mib']:.1f})")
     serve.stop()
+    if pg:
+        pg.stop()
 
 
 class ControlPlane:
@@ -807,11 +814,22 @@ def provision_with_replicas(cp, workdir, n, replica_counts, extra):
                                extra=extra, role="orchestrator") for j in range(replicas)]
         token = api_proc.add_user("bench-admin")
         api = Api(api_proc.base, token)
+        one = []
+        if k == 0:
+            # (a) again, on PostgreSQL: one store at a time, accept → WorkloadsReady
+            wait_quiet(20 if n > 5 else 0)
+            for i in range(3 if n <= 5 else 5):
+                s = api.create(f"rep-one-{i}")
+                done = wait_conditions(api, [s["id"]], ["WorkloadsReady", "StoreConfigured"], 120)[s["id"]]
+                one.append(cond_true_at(done, "WorkloadsReady") - ts(s["created_at"]))
+                delete_all(api, [s["id"]])
+                time.sleep(1)
+            log(f"    (e) PostgreSQL, one store at a time: accept → WorkloadsReady p50 {statistics.median(one):.2f}s")
         wait_quiet(20 if n > 5 else 0)
         load_before = loadavg()
         log(f"    (e) PostgreSQL, {replicas} orchestrator replica(s): {n} stores at once")
         ids, fig = provision_batch(api, [f"rep{k}-{i:02d}" for i in range(n)], 600)
-        fig.update({"replicas": replicas, "load_before": load_before, "load_after": loadavg(),
+        fig.update({"replicas": replicas, "load_before": load_before, "load_after": loadavg(), "one": one,
                     "command": f"{api_proc.cmd_display}  +  {replicas}× {orchestrators[0].cmd_display}"})
         log(f"        all WorkloadsReady {fig['all_workloads_ready_seconds']:.1f}s ({fig['stores_per_hour_workloads']:.0f}/h), "
             f"all StoreConfigured {fig['all_configured_seconds']:.1f}s")
@@ -934,12 +952,14 @@ def write_report(results, path, args):
         ok = f["rps"] >= 10000 and f["p99_ms"] < 10 and f["errors"] == 0
         L.append(f"| `GET /api/v1/stores`, 30 stores, {backend}, wrk -t2 -c32 | {f['rps']:,.0f} req/s, p50 {f['p50_ms']:.2f} ms, "
                  f"p99 {f['p99_ms']:.2f} ms, errors {f['errors']} | ≥ 10,000 req/s, p99 < 10 ms, 0 errors | {verdict(ok)} | {f['load_before']} |")
-    mem = results.get("memory")
-    if mem:
-        L.append(f"| memory: `serve` idle (SQLite, no cluster) | {mem['idle']['rss_mib']:.1f} MiB RSS | < 24 MiB | "
+    for mem in (results.get("memory"), results.get("memory_postgres")):
+        if not mem:
+            continue
+        backend = mem.get("backend", "sqlite")
+        L.append(f"| memory: `serve` idle ({backend}, no cluster) | {mem['idle']['rss_mib']:.1f} MiB RSS | < 24 MiB | "
                  f"{verdict(mem['idle']['rss_mib'] < 24)} | {mem['idle']['load']} |")
         fl = mem["full"]
-        L.append(f"| memory: `serve` with {fl['n']:,} stores, after listing all | {fl['rss_mib']:.1f} MiB RSS (peak {fl['hwm_mib']:.1f}) | "
+        L.append(f"| memory: `serve` ({backend}) with {fl['n']:,} stores, after listing all | {fl['rss_mib']:.1f} MiB RSS (peak {fl['hwm_mib']:.1f}) | "
                  f"< 96 MiB (1,000 stores) | {verdict(fl['rss_mib'] < 96) if fl['n'] >= 1000 else 'n/a (size)'} | {fl['load']} |")
     prov = results.get("provisioning", {})
     if "skipped" in prov:
@@ -990,12 +1010,21 @@ def write_report(results, path, args):
                      f"all {u['n']} completed; {u['stores_per_hour_workloads']:,.0f} stores/h to all WorkloadsReady{ratio}; "
                      f"meanwhile {u['wrk_rps']:,.0f} req/s, p99 {u['wrk_p99_ms']:.2f} ms, errors {u['wrk_errors']} | "
                      f"every store completes, zero errors, provisioning unaffected | {v} | {u['load_before']} |")
-        for r in prov.get("replicas", []):
+        reps = prov.get("replicas", [])
+        single = next((r["stores_per_hour_workloads"] for r in reps if r["replicas"] == 1), None)
+        for r in reps:
+            if r.get("one"):
+                p50 = statistics.median(r["one"])
+                L.append(f"| one store, no queue, on PostgreSQL (`storefleet api` + 1 orchestrator): accept → WorkloadsReady (p50 of {len(r['one'])}) | "
+                         f"{p50:.2f} s | p50 ≤ 1.5 s | {verdict(p50 <= 1.5)} | {r['load_before']} |")
             big = r["n"] >= 30
             L.append(f"| provisioning throughput on PostgreSQL, {r['replicas']} orchestrator replica(s) + `storefleet api`, {r['n']} stores → all WorkloadsReady | "
                      f"{r['stores_per_hour_workloads']:,.0f} stores/h ({r['all_workloads_ready_seconds']:.1f} s; all StoreConfigured {r['all_configured_seconds']:.1f} s) | "
                      f"≥ 7,400 stores/h; near-linear in replicas until CPU or the API server is the limit | "
-                     f"{verdict(r['stores_per_hour_workloads'] >= 7400) if big else 'n/a (size)'} | {r['load_before']} |")
+                     f"{verdict(r['stores_per_hour_workloads'] >= 7400) if big else 'n/a (size)'}"
+                     + (f"; ×{r['stores_per_hour_workloads'] / single:.2f} of 1 replica: no scale-out, CPU-bound (every replica, helm, "
+                        f"the API server and etcd share the same 2 cores)" if single and r["replicas"] > 1 else "")
+                     + f" | {r['load_before']} |")
     for name, err in results["errors"].items():
         L.append(f"| {name} | **could not measure**: {err.splitlines()[0][:200]} | | n/a | |")
     L.append("")
@@ -1012,8 +1041,10 @@ def write_report(results, path, args):
                      + "; ".join(f"{a['rps']:,.0f} req/s, p50 {a['p50_ms']:.2f} ms, p99 {a['p99_ms']:.2f} ms, errors {a['errors']} (load {a['load_before']})"
                                  for a in f["attempts"]))
         L.append(f"- load before {f['load_before']}, after {f['load_after']}\n")
-    if mem:
-        L.append("### Memory\n")
+    for mem in (results.get("memory"), results.get("memory_postgres")):
+        if not mem:
+            continue
+        L.append(f"### Memory — {mem.get('backend', 'sqlite')}\n")
         L.append(f"- command: `{mem['command']}`")
         L.append(f"- idle: RSS {mem['idle']['rss_mib']:.1f} MiB 5 s after /healthz answered (no request yet)")
         L.append(f"- {mem['full']['n']:,} stores created in {mem['full']['create_seconds']:.1f} s through the API, all listed "
@@ -1149,6 +1180,7 @@ def main():
         ("list-sqlite", "list", lambda: bench_list(results, _tmp_root, "sqlite", "5s" if args.quick else "20s", args.quick)),
         ("list-postgres", "list", None if args.quick else lambda: bench_list(results, _tmp_root, "postgres", "20s", False)),
         ("memory", "memory", lambda: bench_memory(results, _tmp_root, 100 if args.quick else 1000)),
+        ("memory-postgres", "memory", None if args.quick else lambda: bench_memory(results, _tmp_root, 1000, "postgres")),
         ("provisioning", "provisioning", lambda: bench_provisioning(results, _tmp_root, args.quick)),
     ]
     try:
