@@ -4,6 +4,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,22 +20,7 @@ async fn while_postgres_is_down_the_api_answers_503_and_recovers_by_itself() {
     };
     let url = server.url();
     let bin = env!("CARGO_BIN_EXE_storefleet");
-    let added = Command::new(bin)
-        .args(["user", "add", "alice"])
-        .env("STOREFLEET_DATABASE_URL", &url)
-        .output()
-        .expect("user add");
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    let token = String::from_utf8(added.stdout)
-        .expect("utf-8")
-        .lines()
-        .last()
-        .expect("token")
-        .to_owned();
+    let token = common::add_user(&url, "alice", false);
     let port = storefleet_testkit::free_port().expect("port");
     let mut serve = Command::new(bin)
         .args([

@@ -121,16 +121,11 @@ async fn count(
 /// Kill the first orchestrator once `kill_after` is True (the kill lands at that step or the
 /// next one, mid-flight), then let a second process finish and delete the store.
 async fn killed_after(kill_after: ConditionType, name: &str) {
-    let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
+    let Some(rig) = storefleet_testkit::rig::cluster_rig_or_skip(Duration::from_millis(300)).await
+    else {
         return;
     };
-    let Some(helm) = storefleet_testkit::helm_binary() else {
-        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
-    };
-    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
-        .await
-        .expect("client");
-    let kubelet = storefleet_testkit::kubelet::spawn(client.clone(), Duration::from_millis(300));
+    let (cluster, helm, client) = (&rig.cluster, &rig.helm, rig.client.clone());
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}/state.db", dir.path().display());
     let log = dir.path().join("orchestrators.log");
@@ -165,7 +160,7 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
         .store;
 
     let instance = format!("test-{name}");
-    let mut first = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log, &instance);
+    let mut first = spawn_orchestrator(&db, &cluster.kubeconfig, helm, &log, &instance);
     let mid = wait_for(&state, store.id, "the kill point", |s| {
         s.conditions.is_true(kill_after)
     })
@@ -178,7 +173,7 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
         .collect();
     println!("killed the first orchestrator with {reached:?} done");
 
-    let mut second = spawn_orchestrator(&db, &cluster.kubeconfig, &helm, &log, &instance);
+    let mut second = spawn_orchestrator(&db, &cluster.kubeconfig, helm, &log, &instance);
     let done = wait_for(
         &state,
         store.id,
@@ -222,7 +217,6 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
     assert!(left.items.is_empty(), "the namespace is gone");
     second.kill().expect("stop the second orchestrator");
     second.wait().expect("reap");
-    kubelet.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,6 +5,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
+mod common;
+
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
@@ -13,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use storefleet_testkit::rig::cluster_rig_or_skip;
 
 /// One `storefleet serve` process and an admin token for its API.
 struct Platform {
@@ -25,21 +28,7 @@ struct Platform {
 impl Platform {
     fn start(db: &str, kubeconfig: &Path, helm: &Path, instance: &str, log: &Path) -> Self {
         let bin = env!("CARGO_BIN_EXE_storefleet");
-        let added = Command::new(bin)
-            .args(["user", "add", "admin", "--admin", "--database-url", db])
-            .output()
-            .expect("user add");
-        assert!(
-            added.status.success(),
-            "{}",
-            String::from_utf8_lossy(&added.stderr)
-        );
-        let token = String::from_utf8(added.stdout)
-            .expect("utf-8")
-            .lines()
-            .last()
-            .expect("token")
-            .to_owned();
+        let token = common::add_user(db, "admin", true);
         let port = storefleet_testkit::free_port().expect("port");
         let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
         let log = std::fs::File::create(log).expect("log file");
@@ -214,12 +203,10 @@ async fn delete_all_and_check_nothing_left(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopping_postgres_mid_provisioning_loses_and_duplicates_nothing() {
-    let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
+    let Some(rig) = cluster_rig_or_skip(Duration::from_millis(300)).await else {
         return;
     };
-    let Some(helm) = storefleet_testkit::helm_binary() else {
-        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
-    };
+    let client = rig.client.clone();
     let postgres = match storefleet_testkit::postgres::DedicatedServer::start() {
         Ok(server) => server,
         Err(reason) if storefleet_testkit::postgres_required() => {
@@ -227,16 +214,12 @@ async fn stopping_postgres_mid_provisioning_loses_and_duplicates_nothing() {
         }
         Err(reason) => return storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}")),
     };
-    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
-        .await
-        .expect("client");
-    let kubelet = storefleet_testkit::kubelet::spawn(client.clone(), Duration::from_millis(300));
     let dir = tempfile::tempdir().expect("temp dir");
     let instance = "test-pg-restart";
     let platform = Platform::start(
         &postgres.url(),
-        &cluster.kubeconfig,
-        &helm,
+        &rig.cluster.kubeconfig,
+        &rig.helm,
         instance,
         &dir.path().join("serve.log"),
     );
@@ -278,28 +261,21 @@ async fn stopping_postgres_mid_provisioning_loses_and_duplicates_nothing() {
     assert_eq!(instance_namespaces(&client, instance).await, names.len());
     delete_all_and_check_nothing_left(&platform, &client, instance).await;
     platform.stop();
-    kubelet.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn api_load_does_not_starve_provisioning() {
-    let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
+    let Some(rig) = cluster_rig_or_skip(Duration::from_millis(300)).await else {
         return;
     };
-    let Some(helm) = storefleet_testkit::helm_binary() else {
-        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
-    };
-    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
-        .await
-        .expect("client");
-    let kubelet = storefleet_testkit::kubelet::spawn(client.clone(), Duration::from_millis(300));
+    let client = rig.client.clone();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}/state.db", dir.path().display());
     let instance = "test-api-load";
     let platform = Platform::start(
         &db,
-        &cluster.kubeconfig,
-        &helm,
+        &rig.cluster.kubeconfig,
+        &rig.helm,
         instance,
         &dir.path().join("serve.log"),
     );
@@ -370,5 +346,4 @@ async fn api_load_does_not_starve_provisioning() {
     assert!(restarts.is_empty(), "{restarts:?}");
     delete_all_and_check_nothing_left(&platform, &client, instance).await;
     platform.stop();
-    kubelet.abort();
 }

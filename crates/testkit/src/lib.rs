@@ -4,6 +4,7 @@
 pub mod kube;
 pub mod kubelet;
 pub mod postgres;
+pub mod rig;
 
 /// Print the skip line test runners' users look for, and return so the test can end.
 /// With `STOREFLEET_SKIP_LOG` set, the line is also appended to that file, so a CI script can
