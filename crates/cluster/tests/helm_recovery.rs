@@ -1,11 +1,17 @@
 //! A Helm release left in `pending-install` by a process that died is detected and recovered,
 //! on a real API server with the real helm. The stuck state is made the way a killed helm leaves
-//! it: the release record in its Secret says `pending-install`, with an old timestamp.
+//! it: the release record in its Secret says `pending-install`, with an old timestamp. And a
+//! release helm itself recorded as `failed` (an admission policy refused its Deployment) installs
+//! once the cause is gone.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
 use base64::Engine as _;
 use chrono::Utc;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::api::{Api, ListParams, PostParams};
@@ -142,6 +148,110 @@ async fn a_release_stuck_in_pending_install_is_recovered() {
         .expect("status")
         .expect("release");
     assert_eq!(status.status, "deployed");
+    driver
+        .delete_namespace(&store.namespace)
+        .await
+        .expect("cleanup");
+}
+
+/// A real helm failure: the API server refuses the release's Deployment (an admission policy
+/// denies it), so helm records the release as `failed`. Once the cause is gone, the next attempt
+/// installs it; nothing is left twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_failed_installs_once_the_cause_is_gone() {
+    let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
+        return;
+    };
+    let Some(helm) = storefleet_testkit::helm_binary() else {
+        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+    };
+    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
+        .await
+        .expect("client");
+    let helm = Helm::new(
+        helm,
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts"),
+        Some(cluster.kubeconfig.clone()),
+        2,
+    );
+    let driver = KubeDriver::new(client.clone(), ClusterSettings::default(), helm.clone());
+    let store = store();
+    driver.ensure_namespace(&store).await.expect("namespace");
+    driver.apply_guardrails(&store).await.expect("guardrails");
+
+    // Deny Deployments in this store's namespace only.
+    let name = format!("deny-deployments-{}", store.id.simple());
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
+    let policy: ValidatingAdmissionPolicy = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"],
+                "operations": ["CREATE"], "resources": ["deployments"]}]},
+            "validations": [{"expression": "false", "message": "deployments are refused by this test"}]
+        }
+    }))
+    .expect("policy");
+    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {"storefleet.io/store-id": store.id.to_string()}}}
+        }
+    }))
+    .expect("binding");
+    policies
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("policy");
+    bindings
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("binding");
+    // The API server applies a new policy once its informer has seen it.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    let failed = driver.install_release(&store).await;
+    let message = format!(
+        "{:?}",
+        failed.expect_err("the install must fail while the policy denies Deployments")
+    );
+    println!("refused: {message}");
+    assert!(message.contains("refused by this test"), "{message}");
+    let status = helm
+        .status(&store.namespace)
+        .await
+        .expect("status")
+        .expect("a release record");
+    assert_eq!(status.status, "failed", "helm itself recorded the failure");
+
+    bindings
+        .delete(&name, &Default::default())
+        .await
+        .expect("remove the cause");
+    policies
+        .delete(&name, &Default::default())
+        .await
+        .expect("remove the policy");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let outcome = driver
+        .install_release(&store)
+        .await
+        .expect("installed after the cause is gone");
+    println!("recovery: {outcome}");
+    let status = helm
+        .status(&store.namespace)
+        .await
+        .expect("status")
+        .expect("release");
+    assert_eq!(status.status, "deployed");
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &store.namespace)
+        .list(&ListParams::default())
+        .await
+        .expect("deployments");
+    assert_eq!(deployments.items.len(), 1, "exactly one Deployment");
     driver
         .delete_namespace(&store.namespace)
         .await
