@@ -8,7 +8,8 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::Client;
 use serde_json::json;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// A kube client for a kubeconfig file.
 pub async fn client(kubeconfig: &std::path::Path) -> Result<Client, String> {
@@ -20,17 +21,26 @@ pub async fn client(kubeconfig: &std::path::Path) -> Result<Client, String> {
     Client::try_from(config).map_err(|e| e.to_string())
 }
 
-/// Mark every workload in namespaces starting with `store-` ready, every `interval`, until dropped.
+/// How long a setup Job "runs" before the stand-in marks it complete, so a store is seen with
+/// its workloads ready and its setup still running, as on a real cluster.
+pub const JOB_RUN: Duration = Duration::from_secs(1);
+
+/// Mark every workload in namespaces starting with `store-` ready, every `interval`, and every
+/// Job complete [`JOB_RUN`] after it was first seen, until dropped.
 pub fn spawn(client: Client, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut jobs_seen = HashMap::new();
         loop {
-            let _ = mark_ready(&client).await;
+            let _ = mark_ready(&client, &mut jobs_seen).await;
             tokio::time::sleep(interval).await;
         }
     })
 }
 
-async fn mark_ready(client: &Client) -> Result<(), kube::Error> {
+async fn mark_ready(
+    client: &Client,
+    jobs_seen: &mut HashMap<(String, String), Instant>,
+) -> Result<(), kube::Error> {
     let lp = ListParams::default();
     let pp = PatchParams::default();
     for d in Api::<Deployment>::all(client.clone()).list(&lp).await? {
@@ -74,6 +84,12 @@ async fn mark_ready(client: &Client) -> Result<(), kube::Error> {
         };
         if !ns.starts_with("store-") || j.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0
         {
+            continue;
+        }
+        let first_seen = *jobs_seen
+            .entry((ns.to_owned(), name.to_owned()))
+            .or_insert_with(Instant::now);
+        if first_seen.elapsed() < JOB_RUN {
             continue;
         }
         let now = chrono_now();
