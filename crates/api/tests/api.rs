@@ -80,6 +80,18 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    async fn delete(&self, token: &str, id: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .delete(self.url(&format!("/api/v1/stores/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
         let response = self
             .client
@@ -222,15 +234,8 @@ async fn a_store_can_be_created_listed_read_and_deleted(app: TestApp) {
     assert_eq!(one["id"], id.as_str());
 
     for _ in 0..2 {
-        let response = app
-            .client
-            .delete(app.url(&format!("/api/v1/stores/{id}")))
-            .bearer_auth(&app.alice)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), StatusCode::ACCEPTED);
-        let body: Value = response.json().await.expect("json");
+        let (status, body) = app.delete(&app.alice, &id).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
         assert_eq!(body["phase"], "deleting");
         assert_eq!(
             body["generation"], 2,
@@ -576,14 +581,8 @@ async fn other_tenants_stores_are_invisible_but_admins_see_all(app: TestApp) {
     let id = store["id"].as_str().expect("id");
     let (status, _) = app.get(&app.bob, &format!("/api/v1/stores/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let delete = app
-        .client
-        .delete(app.url(&format!("/api/v1/stores/{id}")))
-        .bearer_auth(&app.bob)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+    let (status, _) = app.delete(&app.bob, id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, bobs) = app.get(&app.bob, "/api/v1/stores").await;
     assert_eq!(bobs["items"].as_array().map(Vec::len), Some(1));
     let (_, all) = app.get(&app.admin, "/api/v1/stores").await;
@@ -758,14 +757,8 @@ async fn the_list_follows_every_change_at_once_despite_its_cache(app: TestApp) {
     assert_eq!(phases(&list), ["provisioning"], "{list}");
 
     let id = created["id"].as_str().expect("id");
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/stores/{id}")))
-        .bearer_auth(&app.alice)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let (status, _) = app.delete(&app.alice, id).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
     let (_, list) = app.get(&app.alice, "/api/v1/stores?limit=10").await;
     assert_eq!(phases(&list), ["deleting"], "{list}");
     // Bob's view never contained Alice's store, cached or not.

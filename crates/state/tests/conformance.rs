@@ -71,6 +71,28 @@ conformance!(
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
 );
 
+/// Claim every due store for `owner` under a 30 s lease.
+async fn claim(
+    state: &StateStore,
+    owner: &str,
+    now: chrono::DateTime<Utc>,
+) -> Vec<storefleet_state::Work> {
+    state
+        .claim(owner, now, now + Duration::seconds(30), 10)
+        .await
+        .expect("claim")
+}
+
+/// Progress recording `store` as it is, with no events, next looked at `next_attempt_at`.
+fn progress(store: storefleet_domain::Store, next_attempt_at: chrono::DateTime<Utc>) -> Progress {
+    Progress {
+        store,
+        events: vec![],
+        next_attempt_at,
+        attempts: 0,
+    }
+}
+
 fn audit(actor: &str, action: &str) -> AuditEntry {
     AuditEntry {
         actor: actor.to_owned(),
@@ -336,17 +358,10 @@ async fn deleting_twice_changes_nothing_the_second_time(state: StateStore) {
 async fn a_lease_keeps_other_replicas_away_until_it_expires(state: StateStore) {
     let store = create(&state, "alice", "shop").await;
     let now = Utc::now();
-    let claimed = state
-        .claim("one", now, now + Duration::seconds(30), 10)
-        .await
-        .expect("claim");
+    let claimed = claim(&state, "one", now).await;
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].store.id, store.id);
-    assert!(state
-        .claim("two", now, now + Duration::seconds(30), 10)
-        .await
-        .expect("claim")
-        .is_empty());
+    assert!(claim(&state, "two", now).await.is_empty());
     assert!(state
         .renew_lease(store.id, "one", now + Duration::seconds(30))
         .await
@@ -356,10 +371,7 @@ async fn a_lease_keeps_other_replicas_away_until_it_expires(state: StateStore) {
         .await
         .expect("renew"));
     let later = now + Duration::seconds(31);
-    let taken_over = state
-        .claim("two", later, later + Duration::seconds(30), 10)
-        .await
-        .expect("claim");
+    let taken_over = claim(&state, "two", later).await;
     assert_eq!(taken_over.len(), 1);
     assert!(
         !state
@@ -373,11 +385,7 @@ async fn a_lease_keeps_other_replicas_away_until_it_expires(state: StateStore) {
 async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) {
     let store = create(&state, "alice", "shop").await;
     let now = Utc::now();
-    let work = state
-        .claim("one", now, now + Duration::seconds(30), 10)
-        .await
-        .expect("claim")
-        .remove(0);
+    let work = claim(&state, "one", now).await.remove(0);
     let mut next = work.store.clone();
     next.phase = Phase::Provisioning;
     next.conditions.set(
@@ -412,10 +420,7 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
         "a stale pass must not undo the delete"
     );
     state.release_lease(store.id, "one").await.expect("release");
-    let again = state
-        .claim("two", now, now + Duration::seconds(30), 10)
-        .await
-        .expect("claim");
+    let again = claim(&state, "two", now).await;
     assert_eq!(again.len(), 1);
     let mut next = again[0].store.clone();
     next.message = Some("uninstalling".into());
@@ -551,19 +556,10 @@ async fn every_visible_change_moves_the_change_version(state: StateStore) {
     assert!(v1 > v0, "a create moves the version");
 
     let now = Utc::now();
-    let work = state
-        .claim("one", now, now + Duration::seconds(30), 10)
-        .await
-        .expect("claim")
-        .remove(0);
+    let work = claim(&state, "one", now).await.remove(0);
     let mut next = work.store.clone();
     next.phase = Phase::Provisioning;
-    let progress = Progress {
-        store: next,
-        events: vec![],
-        next_attempt_at: now,
-        attempts: 0,
-    };
+    let progress = progress(next, now);
     assert!(state
         .save_progress("one", work.store.generation, &progress, now, false)
         .await
@@ -633,42 +629,22 @@ async fn wait_for_version_above(changes: &storefleet_state::ChangeVersion, floor
 async fn a_waiting_store_can_be_made_due_early_unless_someone_works_on_it(state: StateStore) {
     let store = create(&state, "alice", "shop").await;
     let now = Utc::now();
-    let work = state
-        .claim("one", now, now + Duration::seconds(30), 10)
-        .await
-        .expect("claim")
-        .remove(0);
+    let work = claim(&state, "one", now).await.remove(0);
     assert!(
         !state.make_due(store.id, now).await.expect("make due"),
         "a leased store is left to its owner"
     );
-    let progress = Progress {
-        store: work.store.clone(),
-        events: vec![],
-        next_attempt_at: now + Duration::seconds(60),
-        attempts: 0,
-    };
+    let progress = progress(work.store.clone(), now + Duration::seconds(60));
     assert!(state
         .save_progress("one", work.store.generation, &progress, now, true)
         .await
         .expect("save"));
     let later = Utc::now();
-    assert!(state
-        .claim("two", later, later + Duration::seconds(30), 10)
-        .await
-        .expect("claim")
-        .is_empty());
+    assert!(claim(&state, "two", later).await.is_empty());
     assert!(state.make_due(store.id, later).await.expect("make due"));
     assert!(
         !state.make_due(store.id, later).await.expect("make due"),
         "already due"
     );
-    assert_eq!(
-        state
-            .claim("two", later, later + Duration::seconds(30), 10)
-            .await
-            .expect("claim")
-            .len(),
-        1
-    );
+    assert_eq!(claim(&state, "two", later).await.len(), 1);
 }
