@@ -71,13 +71,13 @@ fn encode(release: &serde_json::Value) -> ByteString {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_release_stuck_in_pending_install_is_recovered() {
-    let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
-        return;
-    };
+/// A store namespace with its guardrails on the test cluster, and the driver and helm to work
+/// on it; `None` (after saying why) without an API server or helm.
+async fn namespace_with_guardrails() -> Option<(kube::Client, Helm, KubeDriver, Store)> {
+    let cluster = storefleet_testkit::kube::cluster_or_skip()?;
     let Some(helm) = storefleet_testkit::helm_binary() else {
-        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+        storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+        return None;
     };
     let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
         .await
@@ -92,6 +92,14 @@ async fn a_release_stuck_in_pending_install_is_recovered() {
     let store = store();
     driver.ensure_namespace(&store).await.expect("namespace");
     driver.apply_guardrails(&store).await.expect("guardrails");
+    Some((client, helm, driver, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_stuck_in_pending_install_is_recovered() {
+    let Some((client, helm, driver, store)) = namespace_with_guardrails().await else {
+        return;
+    };
     driver.install_release(&store).await.expect("first install");
 
     // Turn revision 1 into what a helm killed mid-install leaves behind.
@@ -159,25 +167,9 @@ async fn a_release_stuck_in_pending_install_is_recovered() {
 /// installs it; nothing is left twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_that_failed_installs_once_the_cause_is_gone() {
-    let Some(cluster) = storefleet_testkit::kube::cluster_or_skip() else {
+    let Some((client, helm, driver, store)) = namespace_with_guardrails().await else {
         return;
     };
-    let Some(helm) = storefleet_testkit::helm_binary() else {
-        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
-    };
-    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
-        .await
-        .expect("client");
-    let helm = Helm::new(
-        helm,
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts"),
-        Some(cluster.kubeconfig.clone()),
-        2,
-    );
-    let driver = KubeDriver::new(client.clone(), ClusterSettings::default(), helm.clone());
-    let store = store();
-    driver.ensure_namespace(&store).await.expect("namespace");
-    driver.apply_guardrails(&store).await.expect("guardrails");
 
     // Deny Deployments in this store's namespace only.
     let name = format!("deny-deployments-{}", store.id.simple());
