@@ -260,8 +260,9 @@ pub(crate) async fn create_for(
     key: Option<String>,
 ) -> Result<CreateOutcome, ApiError> {
     let valid = validate(req)?;
-    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3); // stored in milliseconds: answer the same
-                                                                 // The hash covers the request as understood (defaults applied), so equivalent bodies match.
+    // Times are stored in milliseconds: truncate now so this answer matches later reads.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
+    // The hash covers the request as understood (defaults applied), so equivalent bodies match.
     let canonical = serde_json::json!({
         "name": valid.name.as_str(), "engine": valid.engine, "plan": valid.plan,
         "ttl_seconds": valid.ttl.map(Ttl::seconds),

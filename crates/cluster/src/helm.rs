@@ -154,12 +154,13 @@ impl Helm {
         .map(drop)
     }
 
-    pub async fn uninstall(&self, namespace: &str, no_hooks: bool) -> Result<(), ClusterError> {
-        let mut args = vec!["uninstall", RELEASE, "--namespace", namespace];
-        if no_hooks {
-            args.push("--no-hooks");
-        }
-        match self.run(&args).await {
+    /// Remove a release that must be installed again (stuck or failed); its hooks are skipped,
+    /// since a half-installed release's hooks may be what failed.
+    pub async fn uninstall(&self, namespace: &str) -> Result<(), ClusterError> {
+        match self
+            .run(&["uninstall", RELEASE, "--namespace", namespace, "--no-hooks"])
+            .await
+        {
             Ok(_) => Ok(()),
             Err(ClusterError::Helm(message)) if message.contains("not found") => Ok(()),
             Err(e) => Err(e),

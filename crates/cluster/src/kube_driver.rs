@@ -314,12 +314,12 @@ impl ClusterDriver for KubeDriver {
                 }
                 tracing::warn!(namespace, status = %s.status, "recovering a release stuck in a pending state");
                 if s.status == "pending-install" {
-                    self.helm.uninstall(namespace, true).await?;
+                    self.helm.uninstall(namespace).await?;
                 } else {
                     self.helm.rollback(namespace).await?;
                 }
             }
-            Some(s) if s.status == "failed" => self.helm.uninstall(namespace, true).await?,
+            Some(s) if s.status == "failed" => self.helm.uninstall(namespace).await?,
             // Nothing to recover: the refusal stands.
             _ => return Err(ClusterError::Helm(refusal)),
         }

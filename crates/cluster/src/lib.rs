@@ -179,7 +179,6 @@ pub struct ManagedNamespace {
     pub terminating: bool,
 }
 
-/// Everything the orchestrator asks of a cluster. Every method is idempotent.
 /// What a waiting step waits on, for [`ClusterDriver::wait_for_change`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Watched {
@@ -191,6 +190,7 @@ pub enum Watched {
     NamespaceGone,
 }
 
+/// Everything the orchestrator asks of a cluster. Every method is idempotent.
 #[async_trait]
 pub trait ClusterDriver: Send + Sync {
     /// False when no cluster is configured: nothing can have been written anywhere.

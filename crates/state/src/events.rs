@@ -117,9 +117,6 @@ impl StateStore {
         for event in events {
             insert_event(&mut tx, store_id, event, now).await?;
         }
-        self.notify_changed(&mut tx).await?;
-        tx.commit().await?;
-        self.changes().bump();
-        Ok(())
+        self.commit_change(tx).await
     }
 }

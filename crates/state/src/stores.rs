@@ -208,9 +208,7 @@ impl StateStore {
         };
         insert_audit(&mut tx, &audit, now).await?;
         self.notify_work(&mut tx).await?;
-        self.notify_changed(&mut tx).await?;
-        tx.commit().await?;
-        self.changes().bump();
+        self.commit_change(tx).await?;
         Ok(CreateOutcome {
             store,
             replayed: false,
@@ -300,12 +298,10 @@ impl StateStore {
         .await?;
         insert_audit(&mut tx, audit, now).await?;
         self.notify_work(&mut tx).await?;
-        self.notify_changed(&mut tx).await?;
         let store = fetch_store(&mut tx, &id.to_string())
             .await?
             .ok_or_else(|| StateError::Corrupt(format!("store {id} vanished mid-transaction")))?;
-        tx.commit().await?;
-        self.changes().bump();
+        self.commit_change(tx).await?;
         Ok(Some(DeleteOutcome::Requested(store)))
     }
 
@@ -317,13 +313,17 @@ impl StateStore {
         self.notify(tx, WORK_CHANNEL).await
     }
 
-    /// Tell read caches in other processes that a store changed; delivered on commit. Writers
-    /// also bump [`StateStore::changes`] after committing, for caches in this process.
-    pub(crate) async fn notify_changed(
+    /// Commit a transaction that changed a store or its events, and say so: to read caches and
+    /// streams in other processes by NOTIFY (delivered on commit), to those in this process by
+    /// bumping [`StateStore::changes`] once the commit is done.
+    pub(crate) async fn commit_change(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        mut tx: Transaction<'_, Any>,
     ) -> Result<(), StateError> {
-        self.notify(tx, STORES_CHANNEL).await
+        self.notify(&mut tx, STORES_CHANNEL).await?;
+        tx.commit().await?;
+        self.changes().bump();
+        Ok(())
     }
 
     async fn notify(&self, tx: &mut Transaction<'_, Any>, channel: &str) -> Result<(), StateError> {

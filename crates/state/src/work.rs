@@ -173,13 +173,10 @@ impl StateStore {
         }
         let saved = done.rows_affected() == 1;
         // A stale pass keeps only its events, which live streams still show.
-        let visible = saved || !progress.events.is_empty();
-        if visible {
-            self.notify_changed(&mut tx).await?;
-        }
-        tx.commit().await?;
-        if visible {
-            self.changes().bump();
+        if saved || !progress.events.is_empty() {
+            self.commit_change(tx).await?;
+        } else {
+            tx.commit().await?;
         }
         Ok(saved)
     }
@@ -235,13 +232,11 @@ impl StateStore {
             insert_audit(&mut tx, &audit, now).await?;
             expired.push(id);
         }
-        if !expired.is_empty() {
+        if expired.is_empty() {
+            tx.commit().await?;
+        } else {
             self.notify_work(&mut tx).await?;
-            self.notify_changed(&mut tx).await?;
-        }
-        tx.commit().await?;
-        if !expired.is_empty() {
-            self.changes().bump();
+            self.commit_change(tx).await?;
         }
         Ok(expired)
     }
