@@ -21,6 +21,7 @@ use storefleet_cluster::helm::Helm;
 use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
 use storefleet_domain::{namespace_for, Conditions, Engine, Phase, Plan, Store, StoreName};
+use storefleet_testkit::rig::{cluster_rig_or_skip, ClusterRig};
 
 fn store() -> Store {
     let id = uuid::Uuid::now_v7();
@@ -72,34 +73,30 @@ fn encode(release: &serde_json::Value) -> ByteString {
 }
 
 /// A store namespace with its guardrails on the test cluster, and the driver and helm to work
-/// on it; `None` (after saying why) without an API server or helm.
-async fn namespace_with_guardrails() -> Option<(kube::Client, Helm, KubeDriver, Store)> {
-    let cluster = storefleet_testkit::kube::cluster_or_skip()?;
-    let Some(helm) = storefleet_testkit::helm_binary() else {
-        storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
-        return None;
-    };
-    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
-        .await
-        .expect("client");
+/// on it (the rig keeps the cluster's kubelet stand-in running); `None` (after saying why)
+/// without an API server or helm.
+async fn namespace_with_guardrails() -> Option<(ClusterRig, Helm, KubeDriver, Store)> {
+    let rig = cluster_rig_or_skip(std::time::Duration::from_millis(300)).await?;
     let helm = Helm::new(
-        helm,
+        rig.helm.clone(),
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts"),
-        Some(cluster.kubeconfig.clone()),
+        Some(rig.cluster.kubeconfig.clone()),
         2,
     );
+    let client = rig.client.clone();
     let driver = KubeDriver::new(client.clone(), ClusterSettings::default(), helm.clone());
     let store = store();
     driver.ensure_namespace(&store).await.expect("namespace");
     driver.apply_guardrails(&store).await.expect("guardrails");
-    Some((client, helm, driver, store))
+    Some((rig, helm, driver, store))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_stuck_in_pending_install_is_recovered() {
-    let Some((client, helm, driver, store)) = namespace_with_guardrails().await else {
+    let Some((rig, helm, driver, store)) = namespace_with_guardrails().await else {
         return;
     };
+    let client = rig.client.clone();
     driver.install_release(&store).await.expect("first install");
 
     // Turn revision 1 into what a helm killed mid-install leaves behind.
@@ -167,9 +164,10 @@ async fn a_release_stuck_in_pending_install_is_recovered() {
 /// installs it; nothing is left twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_that_failed_installs_once_the_cause_is_gone() {
-    let Some((client, helm, driver, store)) = namespace_with_guardrails().await else {
+    let Some((rig, helm, driver, store)) = namespace_with_guardrails().await else {
         return;
     };
+    let client = rig.client.clone();
 
     // Deny Deployments in this store's namespace only.
     let name = format!("deny-deployments-{}", store.id.simple());

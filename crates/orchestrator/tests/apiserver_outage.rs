@@ -7,7 +7,6 @@
 mod common;
 
 use common::{create, env, wait_for};
-use std::time::Duration;
 use storefleet_domain::ConditionType;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -15,8 +14,6 @@ async fn provisioning_backs_off_while_the_api_server_is_down_and_completes_after
     let Some(env) = env("outage").await else {
         return;
     };
-    let kubelet =
-        storefleet_testkit::kubelet::spawn(env.client.clone(), Duration::from_millis(300));
     let store = create(&env, "outage").await;
     wait_for(&env, store.id, "the namespace", |s| {
         s.conditions.is_true(ConditionType::NamespaceReady)
@@ -64,6 +61,5 @@ async fn provisioning_backs_off_while_the_api_server_is_down_and_completes_after
             "{kind:?} should be True once the API server is back"
         );
     }
-    kubelet.abort();
     let _ = env.shutdown.send(true);
 }

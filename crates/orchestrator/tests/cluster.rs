@@ -49,8 +49,6 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
     let Some(env) = env("lifecycle").await else {
         return;
     };
-    let kubelet =
-        storefleet_testkit::kubelet::spawn(env.client.clone(), Duration::from_millis(300));
     let store = create(&env, "lifecycle").await;
     let ns = store.namespace.clone();
 
@@ -146,7 +144,6 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
         env.metrics.early_wakes.get() >= 1,
         "no watch event ever woke the store"
     );
-    kubelet.abort();
     let _ = env.shutdown.send(true);
 }
 
@@ -205,8 +202,6 @@ async fn the_real_engine_charts_install_under_the_store_s_quota() {
     let Some(env) = env_with_charts("engines", engine_charts()).await else {
         return;
     };
-    let kubelet =
-        storefleet_testkit::kubelet::spawn(env.client.clone(), Duration::from_millis(300));
     let mut stores = Vec::new();
     for (name, engine) in [
         ("real-woo", Engine::Woocommerce),
@@ -251,6 +246,5 @@ async fn the_real_engine_charts_install_under_the_store_s_quota() {
             0
         );
     }
-    kubelet.abort();
     let _ = env.shutdown.send(true);
 }

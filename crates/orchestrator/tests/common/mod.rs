@@ -24,6 +24,8 @@ pub struct Env {
     pub signal: WorkSignal,
     pub metrics: OrchestratorMetrics,
     pub cluster: storefleet_testkit::kube::TestCluster,
+    /// Keeps the kubelet stand-in running (300 ms) for as long as the test holds the env.
+    _rig: storefleet_testkit::rig::ClusterRig,
     _dir: tempfile::TempDir,
 }
 
@@ -41,14 +43,8 @@ pub async fn env(test: &str) -> Option<Env> {
 }
 
 pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
-    let cluster = storefleet_testkit::kube::cluster_or_skip()?;
-    let Some(helm) = storefleet_testkit::helm_binary() else {
-        storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
-        return None;
-    };
-    let client = storefleet_testkit::kubelet::client(&cluster.kubeconfig)
-        .await
-        .expect("client");
+    let rig = storefleet_testkit::rig::cluster_rig_or_skip(Duration::from_millis(300)).await?;
+    let (cluster, client) = (rig.cluster.clone(), rig.client.clone());
     let dir = tempfile::tempdir().expect("temp dir");
     let state = StateStore::connect(&format!("sqlite://{}/state.db", dir.path().display()))
         .await
@@ -58,7 +54,7 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         ..ClusterSettings::default()
     };
     let helm = Helm::new(
-        helm,
+        rig.helm.clone(),
         charts_dir,
         Some(cluster.kubeconfig.clone()),
         storefleet_cluster::helm::DEFAULT_MAX_PROCESSES,
@@ -89,6 +85,7 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         signal,
         metrics,
         cluster,
+        _rig: rig,
         _dir: dir,
     })
 }
