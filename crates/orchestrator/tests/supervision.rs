@@ -4,6 +4,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
+mod common;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -13,10 +15,10 @@ use std::time::Duration;
 use storefleet_cluster::{
     ClusterDriver, ClusterError, ClusterSettings, ManagedNamespace, Readiness,
 };
-use storefleet_domain::{ConditionType, Engine, Plan, Store, StoreName};
+use storefleet_domain::{ConditionType, Engine, Store};
 use storefleet_orchestrator::metrics::{OrchestratorMetrics, TaskLabels};
 use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
-use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore, WorkSignal};
+use storefleet_state::{CreateLimits, StateStore, WorkSignal};
 
 /// Panics on the first namespace call, then behaves like a healthy cluster.
 struct PanicsOnce(AtomicUsize);
@@ -79,33 +81,14 @@ async fn a_crashed_pass_is_counted_and_the_store_is_resumed() {
     let (shutdown, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(orchestrator.run(rx));
 
-    let new = NewStore {
-        name: StoreName::parse("crashy").expect("name"),
-        owner: "tester".into(),
-        engine: Engine::Woocommerce,
-        plan: Plan::Small,
-        cluster: "fake".into(),
-        expires_at: None,
-        deadline_at: Utc::now() + chrono::Duration::minutes(5),
-        idempotency: None,
-    };
-    let audit = AuditEntry {
-        actor: "tester".into(),
-        action: "store.create".into(),
-        target: None,
-        source_ip: None,
-        request_id: None,
-        outcome: "succeeded".into(),
-        detail: None,
-    };
     let store = state
         .create_store(
-            new,
+            common::new_store("crashy", Engine::Woocommerce),
             CreateLimits {
                 per_user: 5,
                 total: 5,
             },
-            &audit,
+            &common::audit(),
             Utc::now(),
         )
         .await

@@ -4,12 +4,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
+mod common;
+
 use chrono::Utc;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 use storefleet_domain::{ConditionType, Engine, Phase, Plan, Store, StoreName};
 use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore};
@@ -21,34 +23,15 @@ fn spawn_orchestrator(
     log: &Path,
     instance: &str,
 ) -> Child {
-    let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_storefleet"))
-        .args([
-            "orchestrator",
-            "--listen",
-            "127.0.0.1:0",
-            "--lease-seconds",
-            "4",
-            "--instance",
-            instance,
-        ])
-        .arg("--database-url")
-        .arg(db)
-        .arg("--charts-dir")
-        .arg(charts)
-        .arg("--helm")
-        .arg(helm)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start orchestrator")
+    common::spawn_storefleet(
+        "orchestrator",
+        "127.0.0.1:0",
+        db,
+        (kubeconfig, helm),
+        instance,
+        &[],
+        log,
+    )
 }
 
 async fn wait_for(

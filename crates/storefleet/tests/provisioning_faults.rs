@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,28 +27,17 @@ struct Platform {
 
 impl Platform {
     fn start(db: &str, kubeconfig: &Path, helm: &Path, instance: &str, log: &Path) -> Self {
-        let bin = env!("CARGO_BIN_EXE_storefleet");
         let token = common::add_user(db, "admin", true);
         let port = storefleet_testkit::free_port().expect("port");
-        let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
-        let log = std::fs::File::create(log).expect("log file");
-        let process = Command::new(bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            // Short leases: a pass cut off by the outage is taken up again after 4 s, not 30.
-            .args(["--lease-seconds", "4", "--instance", instance])
-            .args(["--rate-per-user", "100000", "--rate-per-ip", "100000"])
-            .arg("--database-url")
-            .arg(db)
-            .arg("--charts-dir")
-            .arg(charts)
-            .arg("--helm")
-            .arg(helm)
-            .env("KUBECONFIG", kubeconfig)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start serve");
+        let process = common::spawn_storefleet(
+            "serve",
+            &format!("127.0.0.1:{port}"),
+            db,
+            (kubeconfig, helm),
+            instance,
+            &["--rate-per-user", "100000", "--rate-per-ip", "100000"],
+            log,
+        );
         Self {
             process,
             base: format!("http://127.0.0.1:{port}"),

@@ -106,8 +106,9 @@ pub async fn create(env: &Env, name: &str) -> Store {
     create_engine(env, name, Engine::Medusa).await
 }
 
-pub async fn create_engine(env: &Env, name: &str, engine: Engine) -> Store {
-    let new = NewStore {
+/// A small store of `engine` owned by `tester`, due within 5 minutes.
+pub fn new_store(name: &str, engine: Engine) -> NewStore {
+    NewStore {
         name: StoreName::parse(name).expect("name"),
         owner: "tester".into(),
         engine,
@@ -116,7 +117,11 @@ pub async fn create_engine(env: &Env, name: &str, engine: Engine) -> Store {
         expires_at: None,
         deadline_at: Utc::now() + chrono::Duration::minutes(5),
         idempotency: None,
-    };
+    }
+}
+
+pub async fn create_engine(env: &Env, name: &str, engine: Engine) -> Store {
+    let new = new_store(name, engine);
     let limits = CreateLimits {
         per_user: 50,
         total: 50,

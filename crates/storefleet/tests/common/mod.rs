@@ -2,7 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 /// `storefleet user add NAME [--admin]` against `db`; the new user's API token.
 pub fn add_user(db: &str, name: &str, admin: bool) -> String {
@@ -23,4 +24,41 @@ pub fn add_user(db: &str, name: &str, admin: bool) -> String {
         .last()
         .expect("token")
         .to_owned()
+}
+
+/// Start `storefleet <role>` (serve or orchestrator) on the test cluster with the fixture charts,
+/// 4 s leases (a pass cut off by a fault is taken up again after 4 s, not 30) and its own
+/// `instance`, listening on `listen`, with `extra` arguments; its log is appended to `log`.
+pub fn spawn_storefleet(
+    role: &str,
+    listen: &str,
+    db: &str,
+    cluster: (&Path, &Path),
+    instance: &str,
+    extra: &[&str],
+    log: &Path,
+) -> Child {
+    let (kubeconfig, helm) = cluster;
+    let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args([role, "--listen", listen])
+        .args(["--lease-seconds", "4", "--instance", instance])
+        .args(extra)
+        .arg("--database-url")
+        .arg(db)
+        .arg("--charts-dir")
+        .arg(charts)
+        .arg("--helm")
+        .arg(helm)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start storefleet {role}: {e}"))
 }
