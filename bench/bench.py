@@ -124,26 +124,24 @@ def sh(cmd, **kw):
 CLK = os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid):
+def proc_kib_mib(path, key):
+    """The `key:` line (in kB) of a /proc file, in MiB; 0 when the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def rss_mib(pid):
+    return proc_kib_mib(f"/proc/{pid}/status", "VmRSS")
 
 
 def hwm_mib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return proc_kib_mib(f"/proc/{pid}/status", "VmHWM")
 
 
 def cpu_times(pid):
@@ -158,14 +156,7 @@ def cpu_times(pid):
 
 
 def pss_mib(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return proc_kib_mib(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 def children(pid):
