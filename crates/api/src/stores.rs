@@ -476,6 +476,14 @@ fn event_stream(
             }
             loop {
                 let seen = app.state().changes().current();
+                // Phase before events: the Deleted phase commits together with the last events,
+                // so a store seen deleted here has all its events visible to the read below.
+                // (Read the other way round, a delete committed between the two reads would end
+                // the stream without its Deleted event.)
+                let gone = matches!(
+                    app.state().get_store(store_id).await,
+                    Ok(Some(ref s)) if s.phase == Phase::Deleted
+                );
                 let events = app
                     .state()
                     .events(store_id, after, 100)
@@ -496,10 +504,6 @@ fn event_stream(
                         .collect();
                     return Some((futures::stream::iter(out), (app, after, false)));
                 }
-                let gone = matches!(
-                    app.state().get_store(store_id).await,
-                    Ok(Some(ref s)) if s.phase == Phase::Deleted
-                );
                 if gone {
                     let end = Event::default().event("end").data("store deleted");
                     return Some((futures::stream::iter(vec![Ok(end)]), (app, after, true)));

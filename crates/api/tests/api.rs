@@ -168,6 +168,7 @@ on_both_backends!(
     other_tenants_stores_are_invisible_but_admins_see_all,
     events_are_served_as_json_and_as_a_live_stream,
     the_list_follows_every_change_at_once_despite_its_cache,
+    a_stream_ends_on_delete_only_after_the_deleted_event,
 );
 
 async fn health_readiness_and_metrics_answer(app: TestApp) {
@@ -764,4 +765,72 @@ async fn the_list_follows_every_change_at_once_despite_its_cache(app: TestApp) {
     // Bob's view never contained Alice's store, cached or not.
     let (_, list) = app.get(&app.bob, "/api/v1/stores").await;
     assert!(phases(&list).is_empty(), "{list}");
+}
+
+/// A live stream ends once the store is deleted; it must never end before it has sent the
+/// `Deleted` event. The orchestrator commits the phase and that event together, often while the
+/// stream is still busy with the `DeleteRequested` wake-up, so repeat the delete a few times.
+async fn a_stream_ends_on_delete_only_after_the_deleted_event(app: TestApp) {
+    use futures::StreamExt;
+    for round in 0..15 {
+        let (status, store) = app
+            .create(
+                &app.alice,
+                json!({"name": format!("gone-{round}"), "engine": "medusa"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{store}");
+        let id = store["id"].as_str().expect("id").to_owned();
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/stores/{id}/events")))
+            .bearer_auth(&app.alice)
+            .header(header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.bytes_stream();
+
+        let (status, _) = app.delete(&app.alice, &id).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        // What the orchestrator does for a store that never reached a cluster.
+        let now = Utc::now();
+        let work = app
+            .state
+            .claim("orchestrator", now, now + chrono::Duration::seconds(30), 1)
+            .await
+            .expect("claim")
+            .remove(0);
+        let mut gone = work.store.clone();
+        gone.phase = storefleet_domain::Phase::Deleted;
+        let progress = storefleet_state::Progress {
+            store: gone,
+            events: vec![storefleet_state::NewEvent::normal(
+                "Deleted",
+                "nothing was created in the cluster",
+            )],
+            next_attempt_at: now,
+            attempts: 0,
+        };
+        assert!(app
+            .state
+            .save_progress("orchestrator", work.store.generation, &progress, now, true)
+            .await
+            .expect("save"));
+
+        let mut seen = String::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Some(chunk) = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("the stream ends in time")
+        {
+            seen.push_str(&String::from_utf8_lossy(&chunk.expect("bytes")));
+        }
+        assert!(seen.contains("event: end"), "round {round}: {seen}");
+        assert!(
+            seen.contains("\"reason\":\"Deleted\""),
+            "round {round}: the stream ended without the Deleted event: {seen}"
+        );
+    }
 }
