@@ -223,6 +223,21 @@ else
   show "$TMP/events.out"; bad "storefleet store events $ID" "expected a Requested event and a StepFailed warning naming the missing cluster"
 fi
 
+# ---- store credentials: the owner's view opens only once setup is done -------------------
+if sf store credentials "$ID" >"$TMP/cred.out" 2>&1; then
+  show "$TMP/cred.out"; bad "storefleet store credentials $ID" "exited 0 before the store's setup was done"
+elif grep -q "copied once the store's setup is complete" "$TMP/cred.out"; then
+  ok "storefleet store credentials: before setup, refused with 'copied once the store's setup is complete'"
+else
+  show "$TMP/cred.out"; bad "storefleet store credentials $ID" "expected a 409 saying the copy comes once setup is complete"
+fi
+keyfile="${STOREFLEET_DATABASE_URL#sqlite://}.key"
+if [[ -f $keyfile && $(stat -c %a "$keyfile") == 600 ]]; then
+  ok "storefleet serve: made the platform key beside the database (mode 600)"
+else
+  bad "storefleet serve" "no platform key file $keyfile with mode 600"
+fi
+
 # ---- store events --follow (another shell), then store delete --------------------------
 "$BIN" store events "$ID" --follow >"$TMP/follow.out" 2>&1 &
 FOLLOW_PID=$!

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod credentials;
 pub mod dashboard;
 pub mod error;
 mod extract;
@@ -25,7 +26,7 @@ use prometheus_client::registry::Registry;
 use ratelimit::RateLimits;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use storefleet_state::{CreateLimits, StateStore, WorkSignal};
+use storefleet_state::{CreateLimits, PlatformKey, StateStore, WorkSignal};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -42,6 +43,9 @@ pub struct ApiConfig {
     pub rate_per_ip_per_minute: NonZeroU32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted ingress).
     pub trust_forwarded_for: bool,
+    /// Opens the sealed copies of store credentials for their owners; `None`: the installation
+    /// keeps no copy and the credential view says so.
+    pub platform_key: Option<PlatformKey>,
 }
 
 impl Default for ApiConfig {
@@ -57,6 +61,7 @@ impl Default for ApiConfig {
             rate_per_user_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
             rate_per_ip_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
             trust_forwarded_for: false,
+            platform_key: None,
         }
     }
 }
@@ -129,6 +134,7 @@ pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .merge(stores::router())
+        .merge(credentials::router())
         .merge(audit::router())
         .route_layer(axum::middleware::from_fn_with_state(
             app_state.clone(),

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         crate::stores::get_store,
         crate::stores::delete_store,
         crate::stores::store_events,
+        crate::credentials::store_credentials,
         crate::audit::list_audit,
     ),
     modifiers(&BearerAuth),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use storefleet_api::{auth, metrics::HttpMetrics, ApiConfig, AppState};
-use storefleet_state::{Role, StateStore};
+use storefleet_state::{OwnerCredentials, PlatformKey, Role, StateStore};
 
 struct TestApp {
     base: String,
@@ -148,10 +148,18 @@ macro_rules! on_both_backends {
     };
 }
 
+/// The platform key of every test app (base64 of 32 bytes, 0x00..0x1f).
+const TEST_PLATFORM_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn platform_key() -> PlatformKey {
+    PlatformKey::from_base64(TEST_PLATFORM_KEY).expect("test key")
+}
+
 fn config() -> ApiConfig {
     ApiConfig {
         rate_per_user_per_minute: NonZeroU32::new(1000).expect("nonzero"),
         rate_per_ip_per_minute: NonZeroU32::new(1000).expect("nonzero"),
+        platform_key: Some(platform_key()),
         ..ApiConfig::default()
     }
 }
@@ -169,6 +177,7 @@ on_both_backends!(
     events_are_served_as_json_and_as_a_live_stream,
     the_list_follows_every_change_at_once_despite_its_cache,
     a_stream_ends_on_delete_only_after_the_deleted_event,
+    only_the_owner_reads_credentials_and_only_while_a_copy_exists,
 );
 
 async fn health_readiness_and_metrics_answer(app: TestApp) {
@@ -833,4 +842,144 @@ async fn a_stream_ends_on_delete_only_after_the_deleted_event(app: TestApp) {
             "round {round}: the stream ended without the Deleted event: {seen}"
         );
     }
+}
+
+/// The owner's credential view: the owner reads the copy the orchestrator sealed; other users
+/// do not see the store, admins are refused; before setup and after delete there is nothing.
+async fn only_the_owner_reads_credentials_and_only_while_a_copy_exists(app: TestApp) {
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let id = store["id"].as_str().expect("id").to_owned();
+    let store_id = uuid::Uuid::parse_str(&id).expect("uuid");
+    let path = format!("/api/v1/stores/{id}/credentials");
+
+    let (status, body) = app.get(&app.alice, &path).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "credentials_not_available");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("requested"),
+        "{body}"
+    );
+
+    let credentials = OwnerCredentials {
+        admin_user: None,
+        admin_email: Some("admin@shop.example".to_owned()),
+        admin_password: Some("pw-Zq81-not-in-logs".to_owned()),
+        publishable_key: Some("pk_0123456789".to_owned()),
+    };
+    let sealed = platform_key().seal_credentials(store_id, &credentials);
+    assert!(app
+        .state
+        .save_credentials(store_id, &sealed, Utc::now())
+        .await
+        .expect("save"));
+
+    let (status, body) = app.get(&app.bob, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another user: {body}");
+    assert!(!body.to_string().contains("pw-Zq81"));
+    let (status, body) = app.get(&app.admin, &path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an admin: {body}");
+    assert!(!body.to_string().contains("pw-Zq81"));
+
+    let response = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["store_id"], id);
+    assert_eq!(body["engine"], "medusa");
+    assert_eq!(body["admin_email"], "admin@shop.example");
+    assert_eq!(body["admin_password"], "pw-Zq81-not-in-logs");
+    assert_eq!(body["publishable_key"], "pk_0123456789");
+    assert_eq!(body["admin_user"], Value::Null);
+
+    // Each read and each refusal is audited, without the secret.
+    let (_, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    let reads: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "store.credentials.read")
+        .map(|e| {
+            (
+                e["actor"].as_str().expect("actor").to_owned(),
+                e["outcome"].as_str().expect("outcome").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            ("alice".to_owned(), "succeeded".to_owned()),
+            ("admin".to_owned(), "denied".to_owned())
+        ],
+        "{audit}"
+    );
+    assert!(!audit.to_string().contains("pw-Zq81"));
+
+    // A copy sealed with another key (the platform key was changed) is reported, not shown.
+    let other_key = PlatformKey::from_base64(&PlatformKey::generate_base64()).expect("key");
+    let foreign = other_key.seal_credentials(store_id, &credentials);
+    app.state
+        .save_credentials(store_id, &foreign, Utc::now())
+        .await
+        .expect("save");
+    let (status, body) = app.get(&app.alice, &path).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "credentials_unreadable");
+
+    let (status, _) = app.delete(&app.alice, &id).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, body) = app.get(&app.alice, &path).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("being deleted"),
+        "{body}"
+    );
+
+    let (status, body) = app
+        .get(&app.alice, "/api/v1/stores/not-a-uuid/credentials")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("UUID"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_platform_key_the_credential_view_says_so() {
+    let app = sqlite(ApiConfig {
+        platform_key: None,
+        ..config()
+    })
+    .await;
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "woocommerce"}))
+        .await;
+    let id = store["id"].as_str().expect("id");
+    let (status, body) = app
+        .get(&app.alice, &format!("/api/v1/stores/{id}/credentials"))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "not_configured");
+    assert!(body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("STOREFLEET_ENCRYPTION_KEY"));
 }

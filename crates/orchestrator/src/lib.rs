@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use steps::StepOutcome;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
 use storefleet_domain::Action;
-use storefleet_state::{StateStore, WorkSignal};
+use storefleet_state::{PlatformKey, StateStore, WorkSignal};
 use tokio::sync::{watch, Semaphore};
 
 /// Settings of one orchestrator replica.
@@ -33,6 +33,9 @@ pub struct OrchestratorConfig {
     pub resync: Duration,
     /// How often TTL expiry and the orphan-namespace sweep run.
     pub sweep_every: Duration,
+    /// Seals the copy of each store's credentials kept for its owner's credential view;
+    /// `None`: no copy is kept.
+    pub platform_key: Option<PlatformKey>,
 }
 
 impl Default for OrchestratorConfig {
@@ -47,6 +50,7 @@ impl Default for OrchestratorConfig {
             lease: Duration::from_secs(30),
             resync: Duration::from_secs(10),
             sweep_every: Duration::from_secs(60),
+            platform_key: None,
         }
     }
 }
@@ -63,6 +67,7 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Wakes this replica's loop (a store became due early).
     pub signal: WorkSignal,
+    pub platform_key: Option<PlatformKey>,
 }
 
 impl Context {
@@ -103,6 +108,7 @@ impl Orchestrator {
             metrics,
             http: reqwest::Client::new(),
             signal: signal.clone(),
+            platform_key: config.platform_key.clone(),
         };
         Self {
             ctx: Arc::new(ctx),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use storefleet_cluster::{ClusterError, Readiness};
 use storefleet_domain::{Action, ConditionType, Store};
 use storefleet_ordercheck::{place_test_order, StoreCredentials, Target};
+use storefleet_state::OwnerCredentials;
 
 /// How often a store waiting on its pods, its setup Job or its namespace's removal is looked
 /// at again. A watch brings it forward as soon as what it waits on changes
@@ -144,6 +145,41 @@ async fn order_check(store: &Store, ctx: &Context) -> StepOutcome {
     }
 }
 
+/// Once setup is complete (Medusa's publishable key exists only then), keep the owner's
+/// credentials in the state store, sealed with the platform key, so the credential view needs
+/// no cluster access. Without a platform key no copy is kept. Repeating it replaces the copy.
+async fn copy_credentials(
+    store: &Store,
+    ctx: &Context,
+    reason: &'static str,
+    message: String,
+) -> StepOutcome {
+    let Some(key) = ctx.platform_key.as_ref() else {
+        return StepOutcome::Done { reason, message };
+    };
+    let secrets = match ctx.driver.store_secrets(store).await {
+        Ok(secrets) => secrets,
+        Err(e) => return StepOutcome::Error(e),
+    };
+    let sealed = key.seal_credentials(store.id, &OwnerCredentials::from_secret_keys(&secrets));
+    match ctx
+        .state
+        .save_credentials(store.id, &sealed, chrono::Utc::now())
+        .await
+    {
+        Ok(_) => StepOutcome::Done {
+            reason,
+            message: format!("{message}; credentials copied for the owner"),
+        },
+        // The state store is down or busy: setup stays done in the cluster; look again soon.
+        Err(e) => StepOutcome::Waiting {
+            reason: "CredentialsNotCopied",
+            message: format!("setup is complete but the credential copy could not be kept: {e}"),
+            retry_after: POLL_WORKLOADS,
+        },
+    }
+}
+
 /// Take one step. Each is idempotent: repeating it after a crash finds what is already there.
 pub async fn run(action: Action, store: &Store, ctx: &Context) -> StepOutcome {
     let driver = ctx.driver.as_ref();
@@ -167,7 +203,10 @@ pub async fn run(action: Action, store: &Store, ctx: &Context) -> StepOutcome {
             readiness(driver.workloads(store).await, "WorkloadsReady", "WaitingForWorkloads", "WorkloadsFailed")
         }
         Action::Provision(ConditionType::StoreConfigured) => {
-            readiness(driver.jobs(store).await, "SetupComplete", "WaitingForSetup", "SetupFailed")
+            match readiness(driver.jobs(store).await, "SetupComplete", "WaitingForSetup", "SetupFailed") {
+                StepOutcome::Done { reason, message } => copy_credentials(store, ctx, reason, message).await,
+                other => other,
+            }
         }
         Action::Provision(ConditionType::OrderCheckPassed) => order_check(store, ctx).await,
         Action::DeleteNamespace => done_or_error(

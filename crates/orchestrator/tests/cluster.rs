@@ -114,7 +114,28 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
         .get("store-credentials")
         .await
         .expect("credentials");
-    assert_eq!(secret.data.expect("data")["admin-password"].0.len(), 24);
+    let data = secret.data.expect("data");
+    assert_eq!(data["admin-password"].0.len(), 24);
+    // Once setup was complete, the owner's copy was sealed into the state store: the same
+    // password, no database password, nothing readable without the platform key.
+    let sealed = env
+        .state
+        .sealed_credentials(store.id)
+        .await
+        .expect("read")
+        .expect("a credential copy once setup is complete");
+    let password = String::from_utf8(data["admin-password"].0.clone()).expect("utf-8");
+    assert!(!sealed.contains(&password));
+    let copy = env
+        .platform_key
+        .open_credentials(store.id, &sealed)
+        .expect("opens with the platform key");
+    assert_eq!(copy.admin_password.as_deref(), Some(password.as_str()));
+    assert_eq!(
+        copy.admin_email,
+        data.get("admin-email")
+            .map(|v| String::from_utf8(v.0.clone()).expect("utf-8"))
+    );
     let releases = Api::<Secret>::namespaced(env.client.clone(), &ns)
         .list(&ListParams::default().labels("owner=helm,name=store"))
         .await
@@ -128,6 +149,11 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
     env.signal.wake();
     let deleted = wait_for(&env, store.id, "deleted", |s| s.phase == Phase::Deleted).await;
     assert_eq!(deleted.observed_generation, deleted.generation);
+    assert_eq!(
+        env.state.sealed_credentials(store.id).await.expect("read"),
+        None,
+        "the credential copy outlived the store"
+    );
     assert_eq!(
         objects_labelled(&env.client, &store.id.to_string()).await,
         0,

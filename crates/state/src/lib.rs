@@ -6,8 +6,10 @@
 
 mod audit;
 mod changes;
+mod credentials;
 mod events;
 mod rows;
+mod sealed;
 mod stores;
 mod users;
 mod work;
@@ -15,6 +17,7 @@ mod work;
 pub use audit::{AuditEntry, AuditRecord};
 pub use changes::{listen, ChangeVersion, STORES_CHANNEL};
 pub use events::{EventKind, NewEvent, StoreEvent};
+pub use sealed::{KeyError, OwnerCredentials, PlatformKey, SealError};
 pub use stores::{CreateError, CreateLimits, CreateOutcome, DeleteOutcome, NewStore};
 pub use users::{Role, User, UserError};
 pub use work::{Progress, Work};
@@ -173,6 +176,7 @@ impl StateStore {
             "store_events",
             "idempotency_keys",
             "audit_log",
+            "store_credentials",
         ] {
             let sql = format!("SELECT COUNT(*) FROM {table}");
             let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&self.pool).await?;

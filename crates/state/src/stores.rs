@@ -296,6 +296,7 @@ impl StateStore {
             now,
         )
         .await?;
+        crate::credentials::remove_credentials(&mut tx, id).await?;
         insert_audit(&mut tx, audit, now).await?;
         self.notify_work(&mut tx).await?;
         let store = fetch_store(&mut tx, &id.to_string())

@@ -172,6 +172,9 @@ impl StateStore {
             insert_event(&mut tx, store.id, event, now).await?;
         }
         let saved = done.rows_affected() == 1;
+        if saved && store.phase == Phase::Deleted {
+            crate::credentials::remove_credentials(&mut tx, store.id).await?;
+        }
         // A stale pass keeps only its events, which live streams still show.
         if saved || !progress.events.is_empty() {
             self.commit_change(tx).await?;

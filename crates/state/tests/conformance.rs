@@ -69,6 +69,7 @@ conformance!(
     users_are_found_by_token_hash_only,
     every_visible_change_moves_the_change_version,
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
+    credentials_are_kept_sealed_and_dropped_when_deletion_starts,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -647,4 +648,91 @@ async fn a_waiting_store_can_be_made_due_early_unless_someone_works_on_it(state:
         "already due"
     );
     assert_eq!(claim(&state, "two", later).await.len(), 1);
+}
+
+/// The credential copy: replaced on every save, gone once deletion starts, never re-created
+/// for a store being deleted, and dropped again (backstop) when the store is recorded deleted.
+async fn credentials_are_kept_sealed_and_dropped_when_deletion_starts(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let other = create(&state, "alice", "other").await;
+    assert_eq!(
+        state.sealed_credentials(store.id).await.expect("read"),
+        None
+    );
+    assert!(state
+        .save_credentials(store.id, "v1.first", Utc::now())
+        .await
+        .expect("save"));
+    assert!(state
+        .save_credentials(store.id, "v1.second", Utc::now())
+        .await
+        .expect("save again"));
+    assert!(state
+        .save_credentials(other.id, "v1.other", Utc::now())
+        .await
+        .expect("save other"));
+    assert_eq!(
+        state
+            .sealed_credentials(store.id)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("v1.second")
+    );
+    state
+        .request_delete(store.id, &audit("alice", "d"), Utc::now())
+        .await
+        .expect("delete");
+    assert_eq!(
+        state.sealed_credentials(store.id).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        state
+            .sealed_credentials(other.id)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("v1.other"),
+        "another store's copy is untouched"
+    );
+    assert!(
+        !state
+            .save_credentials(store.id, "v1.late", Utc::now())
+            .await
+            .expect("late save"),
+        "a pass that finishes after the delete must not bring the copy back"
+    );
+    assert_eq!(
+        state.sealed_credentials(store.id).await.expect("read"),
+        None
+    );
+    assert!(!state
+        .save_credentials(uuid::Uuid::now_v7(), "v1.nobody", Utc::now())
+        .await
+        .expect("unknown store"));
+
+    // Backstop: recording a store deleted drops its copy too (a pass racing the delete on
+    // PostgreSQL can write one between the delete's removal and its commit).
+    assert!(state
+        .save_credentials(other.id, "v1.other", Utc::now())
+        .await
+        .expect("save other"));
+    let now = Utc::now();
+    let mut gone = claim(&state, "orchestrator", now)
+        .await
+        .into_iter()
+        .find(|w| w.store.id == other.id)
+        .expect("the other store is due")
+        .store;
+    let generation = gone.generation;
+    gone.phase = Phase::Deleted;
+    assert!(state
+        .save_progress("orchestrator", generation, &progress(gone, now), now, true)
+        .await
+        .expect("save"));
+    assert_eq!(
+        state.sealed_credentials(other.id).await.expect("read"),
+        None
+    );
 }

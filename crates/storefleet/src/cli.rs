@@ -176,6 +176,18 @@ pub struct ServerArgs {
     /// Trust X-Forwarded-For for the client address (only behind your own ingress).
     #[arg(long, env = "STOREFLEET_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Platform key, base64 of 32 random bytes: seals the copy of each store's credentials
+    /// kept for its owner (API and orchestrator need the same key). Without one, `serve` on a
+    /// SQLite file makes `<database>.key` beside it; other roles keep no copy.
+    #[arg(long, env = "STOREFLEET_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<crate::platform_key::SecretArg>,
+    /// File holding the platform key (instead of `--encryption-key`).
+    #[arg(
+        long,
+        env = "STOREFLEET_ENCRYPTION_KEY_FILE",
+        conflicts_with = "encryption_key"
+    )]
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -249,6 +261,12 @@ pub enum StoreCommand {
     },
     /// Delete a store (idempotent).
     Delete {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a store's admin login (and Medusa's publishable key): yours only, once setup is done.
+    Credentials {
         id: String,
         #[command(flatten)]
         client: ClientArgs,

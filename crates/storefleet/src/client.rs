@@ -1,4 +1,4 @@
-//! Client commands: `storefleet store create|list|get|delete|events` against a running API.
+//! Client commands: `storefleet store create|list|get|delete|credentials|events` against a running API.
 
 use crate::cli::{ClientArgs, Output, StoreCommand};
 use anyhow::{bail, Context as _};
@@ -81,6 +81,22 @@ fn print_store(store: &Value) {
             condition["reason"].as_str().unwrap_or(""),
             condition["message"].as_str().unwrap_or("")
         );
+    }
+}
+
+/// The owner's credential view, one `label: value` per line; absent fields are left out.
+fn print_credentials(credentials: &Value) {
+    for (label, field) in [
+        ("storefront", "storefront_url"),
+        ("admin", "admin_url"),
+        ("admin user", "admin_user"),
+        ("admin email", "admin_email"),
+        ("admin password", "admin_password"),
+        ("publishable key", "publishable_key"),
+    ] {
+        if let Some(value) = credentials[field].as_str() {
+            println!("{:<16} {value}", format!("{label}:"));
+        }
     }
 }
 
@@ -195,6 +211,14 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             });
             Ok(())
         }
+        StoreCommand::Credentials { id, client } => {
+            let api = Api::new(&client)?;
+            let credentials = api
+                .send(api.request(Method::GET, &format!("/stores/{id}/credentials")))
+                .await?;
+            emit(client.output, &credentials, print_credentials);
+            Ok(())
+        }
         StoreCommand::Events { id, follow, client } => {
             let api = Api::new(&client)?;
             if follow {
@@ -284,10 +308,7 @@ async fn wait_until_settled(api: &Api, id: &str) -> anyhow::Result<()> {
                     store["storefront_url"].as_str().unwrap_or("-")
                 );
                 println!("admin:      {}", store["admin_url"].as_str().unwrap_or("-"));
-                println!(
-                    "admin credentials: Secret store-credentials in namespace {}",
-                    store["namespace"].as_str().unwrap_or("?")
-                );
+                println!("credentials: storefleet store credentials {id}");
                 return Ok(());
             }
             Some("failed") => bail!(

@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod order_check;
+mod platform_key;
 mod server;
 mod users;
 

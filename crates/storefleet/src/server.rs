@@ -91,6 +91,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     let state = StateStore::connect(&args.db.database_url).await.context(
         "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
     )?;
+    let platform_key = crate::platform_key::resolve(&args, role)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signal = WorkSignal::default();
     let mut registry = Registry::with_prefix("storefleet");
@@ -106,6 +107,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
         let config = OrchestratorConfig {
             concurrency: usize::from(args.concurrency),
             lease: Duration::from_secs(args.lease_seconds),
+            platform_key: platform_key.clone(),
             ..OrchestratorConfig::default()
         };
         let orchestrator = Orchestrator::new(
@@ -130,8 +132,11 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
         Role::OrchestratorOnly => storefleet_api::health::router(state.clone(), registry),
         Role::Both | Role::ApiOnly => {
             let in_process = (role == Role::Both).then(|| signal.clone());
-            let app_state =
-                AppState::new(state.clone(), api_config(&args), in_process, http_metrics);
+            let config = ApiConfig {
+                platform_key: platform_key.clone(),
+                ..api_config(&args)
+            };
+            let app_state = AppState::new(state.clone(), config, in_process, http_metrics);
             if state.dialect() == Dialect::Postgres {
                 // Other replicas' changes reach this one's read caches through NOTIFY.
                 let changes = state.changes().clone();

@@ -52,6 +52,7 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
         .as_ref()
         .map_or_else(|| PathBuf::from("/nonexistent"), |c| c.kubeconfig.clone());
     let port = storefleet_testkit::free_port().expect("port");
+    let platform_key = storefleet_state::PlatformKey::generate_base64();
     let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
     let mut serve = storefleet()
         .args([
@@ -67,6 +68,7 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
         .arg(helm.clone().unwrap_or_else(|| PathBuf::from("helm")))
         .env("STOREFLEET_DATABASE_URL", &url)
         .env("STOREFLEET_LOG", "debug")
+        .env("STOREFLEET_ENCRYPTION_KEY", &platform_key)
         .env("KUBECONFIG", &kubeconfig)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).expect("log"))
@@ -180,6 +182,23 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
             !generated.is_empty(),
             "with a cluster the store's credentials Secret must exist by now"
         );
+        // The one place a generated secret may appear: the owner's credential view, and there
+        // only the admin password, never the database ones.
+        let view = http
+            .get(format!("{base}/api/v1/stores/{id}/credentials"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("credentials");
+        assert_eq!(view.status(), 200, "the owner reads the credential copy");
+        let view = view.text().await.expect("text");
+        for (key, value) in &generated {
+            assert_eq!(
+                view.contains(value.as_str()),
+                *key == "admin-password",
+                "{key} in the owner's credential view"
+            );
+        }
     }
     let deleted = http
         .delete(format!("{base}/api/v1/stores/{id}"))
@@ -206,6 +225,7 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
     let mut needles = vec![
         ("API token", token.clone()),
         ("database password", DB_PASSWORD.to_owned()),
+        ("platform key", platform_key.clone()),
     ];
     needles.extend(generated);
     for (what, secret) in &needles {

@@ -13,7 +13,7 @@ use storefleet_cluster::ClusterSettings;
 use storefleet_domain::{Engine, Plan, Store, StoreName};
 use storefleet_orchestrator::metrics::OrchestratorMetrics;
 use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
-use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore, WorkSignal};
+use storefleet_state::{AuditEntry, CreateLimits, NewStore, PlatformKey, StateStore, WorkSignal};
 use tokio::sync::watch;
 
 pub struct Env {
@@ -24,6 +24,8 @@ pub struct Env {
     pub signal: WorkSignal,
     pub metrics: OrchestratorMetrics,
     pub cluster: storefleet_testkit::kube::TestCluster,
+    /// Seals the credential copies this orchestrator keeps.
+    pub platform_key: PlatformKey,
     /// Keeps the kubelet stand-in running (300 ms) for as long as the test holds the env.
     _rig: storefleet_testkit::rig::ClusterRig,
     _dir: tempfile::TempDir,
@@ -62,9 +64,12 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
     let driver = Arc::new(KubeDriver::new(client.clone(), settings.clone(), helm));
     let (shutdown, rx) = watch::channel(false);
     let signal = WorkSignal::default();
+    let platform_key =
+        PlatformKey::from_base64(&PlatformKey::generate_base64()).expect("platform key");
     let config = OrchestratorConfig {
         lease: Duration::from_secs(6),
         sweep_every: Duration::from_secs(2),
+        platform_key: Some(platform_key.clone()),
         ..OrchestratorConfig::default()
     };
     let metrics = OrchestratorMetrics::unregistered();
@@ -85,6 +90,7 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         signal,
         metrics,
         cluster,
+        platform_key,
         _rig: rig,
         _dir: dir,
     })

@@ -1,0 +1,148 @@
+//! Where the platform key comes from: the flag or its environment variable, a key file, or, for
+//! `serve` on a SQLite file, a key file made beside the database the first time.
+
+use crate::cli::ServerArgs;
+use crate::server::Role;
+use anyhow::Context as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use storefleet_state::PlatformKey;
+
+/// A value that must never be printed: `{:?}` shows `<redacted>`. Parsing never fails, so
+/// clap cannot echo a mistyped key in its error; [`PlatformKey::from_base64`] says what is wrong.
+#[derive(Clone)]
+pub struct SecretArg(String);
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The platform key this process uses, if any. A key that is given but malformed is an error
+/// (starting anyway would keep no copies, or copies nobody can open later).
+pub fn resolve(args: &ServerArgs, role: Role) -> anyhow::Result<Option<PlatformKey>> {
+    if let Some(SecretArg(text)) = &args.encryption_key {
+        return Ok(Some(
+            PlatformKey::from_base64(text)
+                .context("STOREFLEET_ENCRYPTION_KEY / --encryption-key")?,
+        ));
+    }
+    if let Some(path) = &args.encryption_key_file {
+        return read_key_file(path).map(Some);
+    }
+    match (role, sqlite_file(&args.db.database_url)) {
+        (Role::Both, Some(db)) => {
+            let path = key_path_beside(&db);
+            ensure_key_file(&path).map(Some)
+        }
+        _ => {
+            tracing::warn!(
+                "no platform key (STOREFLEET_ENCRYPTION_KEY): store credentials are not copied \
+                 for their owners; the credential view answers 503"
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn read_key_file(path: &Path) -> anyhow::Result<PlatformKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the platform key file {}", path.display()))?;
+    PlatformKey::from_base64(&text).with_context(|| format!("platform key file {}", path.display()))
+}
+
+/// Read the key file, or make it (mode 0600) with a fresh key when it does not exist yet.
+fn ensure_key_file(path: &Path) -> anyhow::Result<PlatformKey> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            let key = PlatformKey::generate_base64();
+            file.write_all(format!("{key}\n").as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| {
+                    format!("could not write the platform key to {}", path.display())
+                })?;
+            tracing::info!(path = %path.display(), "made a platform key for store credentials; keep it with the database");
+            PlatformKey::from_base64(&key).context("freshly made platform key")
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path),
+        Err(e) => Err(e)
+            .with_context(|| format!("could not create the platform key file {}", path.display())),
+    }
+}
+
+/// The file of a `sqlite:` URL, or `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// `storefleet.db` → `storefleet.db.key`, in the same directory.
+fn key_path_beside(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_of_a_sqlite_url_sits_beside_its_database() {
+        let cases = [
+            ("sqlite://storefleet.db", Some("storefleet.db.key")),
+            ("sqlite:///tmp/a/b.db?mode=rwc", Some("/tmp/a/b.db.key")),
+            ("sqlite:data.db", Some("data.db.key")),
+            ("sqlite::memory:", None),
+            ("sqlite://:memory:", None),
+            ("postgres://u:p@h/db", None),
+        ];
+        for (url, want) in cases {
+            let got = sqlite_file(url).map(|p| key_path_beside(&p));
+            assert_eq!(got, want.map(PathBuf::from), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_is_made_once_private_and_then_reused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("storefleet.db.key");
+        let first = ensure_key_file(&path).expect("made");
+        let second = ensure_key_file(&path).expect("read back");
+        let id = uuid::Uuid::now_v7();
+        let sealed = first.seal(id, b"x");
+        assert_eq!(second.open(id, &sealed).expect("same key"), b"x");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, "garbage").expect("write");
+        let e = format!("{:#}", ensure_key_file(&path).expect_err("bad file"));
+        assert!(
+            e.contains("32 random bytes") && !e.contains("garbage"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_secret_argument_is_never_shown() {
+        let arg: SecretArg = "c2VjcmV0".parse().expect("infallible");
+        assert_eq!(format!("{arg:?}"), "<redacted>");
+    }
+}
