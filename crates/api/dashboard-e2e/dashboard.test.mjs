@@ -222,6 +222,15 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'detail.png'), fullPage: true });
   });
 
+  it("offers the owner the store's credentials and says they come once setup is complete", async () => {
+    const storePage = page.url();
+    await Promise.all([page.waitForURL(/\/credentials$/), page.click('#credentials-form button')]);
+    const alert = (await page.locator('.alert.error').textContent()).trim();
+    assert.match(alert, /copied once the store's setup is complete; the store is provisioning/);
+    await page.goto(storePage);
+    assert.equal((await page.locator('h1 [data-field="phase"]').textContent()).trim(), 'provisioning');
+  });
+
   it('deletes a store from its page and shows it deleted', async () => {
     await page.click('#delete-form button');
     await eventually('the store to show deleted', async () =>
@@ -231,6 +240,7 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
       (await page.locator('#events .reason').allTextContents()).includes('Deleted'),
     );
     assert.equal(await page.locator('#delete-form').count(), 0, 'no delete button on a deleted store');
+    assert.equal(await page.locator('#credentials-form').count(), 0, 'no credentials button on a deleted store');
     await page.goto(`${BASE}/`);
     assert.equal(await phaseOf('e2e-shop'), 'deleted');
 

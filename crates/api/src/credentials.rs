@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialsView {
     pub store_id: Uuid,
+    pub name: String,
     pub engine: Engine,
     pub storefront_url: Option<String>,
     pub admin_url: Option<String>,
@@ -49,7 +50,25 @@ async fn store_credentials(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let store = visible_store(&app, &caller, &id).await?;
+    let view = credentials_for(&app, &caller, &id).await?;
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// Open the credential copy of a store for `caller`, who must own it; shared by the API and
+/// the dashboard so both refuse, audit and explain alike.
+pub(crate) async fn credentials_for(
+    app: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<CredentialsView, ApiError> {
+    let store = visible_store(app, caller, raw_id).await?;
     let target = Some(store.id.to_string());
     if store.owner != caller.user.name {
         let denied = caller.audit("store.credentials.read", target, "denied", None);
@@ -97,8 +116,9 @@ async fn store_credentials(
     })?;
     let read = caller.audit("store.credentials.read", target, "succeeded", None);
     app.state().record_audit(&read, Utc::now()).await?;
-    let view = CredentialsView {
+    Ok(CredentialsView {
         store_id: store.id,
+        name: store.name.to_string(),
         engine: store.engine,
         storefront_url: store.storefront_url,
         admin_url: store.admin_url,
@@ -106,13 +126,5 @@ async fn store_credentials(
         admin_email: credentials.admin_email,
         admin_password: credentials.admin_password,
         publishable_key: credentials.publishable_key,
-    };
-    Ok((
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        Json(view),
-    )
-        .into_response())
+    })
 }

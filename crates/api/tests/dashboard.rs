@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use storefleet_api::{auth, metrics::HttpMetrics, ApiConfig, AppState};
-use storefleet_state::{CreateLimits, NewEvent, Role, StateStore};
+use storefleet_state::{CreateLimits, NewEvent, OwnerCredentials, PlatformKey, Role, StateStore};
 
 struct Dash {
     base: String,
@@ -729,4 +729,100 @@ async fn a_revoked_or_forged_session_goes_back_to_the_login_page() {
     assert!(set_cookies(&response)
         .iter()
         .any(|c| c.starts_with("storefleet_session=;") && c.contains("Max-Age=0")));
+}
+
+#[tokio::test]
+async fn only_the_owner_is_offered_and_shown_the_credentials() {
+    let key = PlatformKey::from_base64(&PlatformKey::generate_base64()).expect("key");
+    let dash = start(ApiConfig {
+        platform_key: Some(key.clone()),
+        ..config()
+    })
+    .await;
+    let alice = dash.login(&dash.alice).await;
+    let bob = dash.login(&dash.bob).await;
+    let admin = dash.login(&dash.admin).await;
+    let (_, store) = dash.api_create(&dash.alice, "shop").await;
+    let id = store["id"].as_str().expect("id");
+    let detail = format!("/stores/{id}");
+    let path = format!("/stores/{id}/credentials");
+
+    let (_, html) = dash.page(&alice.cookie, &detail).await;
+    assert!(
+        html.contains("id=\"credentials-form\""),
+        "the owner is offered them"
+    );
+    let (_, html) = dash.page(&admin.cookie, &detail).await;
+    assert!(
+        !html.contains("credentials-form"),
+        "an admin is not: {html}"
+    );
+
+    // Before setup there is no copy; the page says why.
+    let response = dash
+        .post(&alice.cookie, &path, &[("csrf", &alice.csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let html = response.text().await.expect("html");
+    assert!(
+        html.contains(&escaped("copied once the store's setup is complete")),
+        "{html}"
+    );
+
+    let store_id = uuid::Uuid::parse_str(id).expect("uuid");
+    let credentials = OwnerCredentials {
+        admin_user: Some("shop-admin".to_owned()),
+        admin_email: Some("admin@shop.example".to_owned()),
+        admin_password: Some("pw<b>Zq81</b>".to_owned()),
+        publishable_key: None,
+    };
+    dash.state
+        .save_credentials(
+            store_id,
+            &key.seal_credentials(store_id, &credentials),
+            Utc::now(),
+        )
+        .await
+        .expect("save");
+
+    for (who, browser, csrf, want) in [
+        ("no CSRF token", &alice, "", StatusCode::FORBIDDEN),
+        (
+            "another user",
+            &bob,
+            bob.csrf.as_str(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "an admin",
+            &admin,
+            admin.csrf.as_str(),
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let response = dash.post(&browser.cookie, &path, &[("csrf", csrf)]).await;
+        assert_eq!(response.status(), want, "{who}");
+        let html = response.text().await.expect("html");
+        assert!(!html.contains("Zq81"), "{who} saw the password");
+    }
+
+    let response = dash
+        .post(&alice.cookie, &path, &[("csrf", &alice.csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let html = response.text().await.expect("html");
+    assert!(
+        html.contains("shop-admin") && html.contains("admin@shop.example"),
+        "{html}"
+    );
+    assert!(
+        html.contains("pw&lt;b&gt;Zq81&lt;&#x2f;b&gt;"),
+        "escaped: {html}"
+    );
+    assert!(!html.contains("<b>Zq81"), "never raw HTML");
+    assert!(
+        !html.contains("Publishable key"),
+        "absent fields are left out"
+    );
 }

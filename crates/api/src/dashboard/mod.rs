@@ -23,12 +23,16 @@ use std::sync::LazyLock;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("list.html", include_str!("templates/list.html")),
     ("detail.html", include_str!("templates/detail.html")),
     ("error.html", include_str!("templates/error.html")),
+    (
+        "credentials.html",
+        include_str!("templates/credentials.html"),
+    ),
 ];
 
 /// Templates are auto-escaped as HTML (by their `.html` names); a missing variable is an error.
@@ -49,6 +53,7 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/stores", post(pages::create))
         .route("/stores/{id}", get(pages::detail))
         .route("/stores/{id}/delete", post(pages::delete))
+        .route("/stores/{id}/credentials", post(pages::credentials))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         // Form posts share the API's per-IP budget; reads are free.

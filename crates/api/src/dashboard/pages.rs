@@ -4,6 +4,7 @@
 
 use super::session::{Session, UserView};
 use super::{api_status, render, PageError};
+use crate::credentials;
 use crate::error::ApiError;
 use crate::stores::{self, CreateStoreRequest};
 use crate::AppState;
@@ -385,6 +386,8 @@ struct DetailPage {
     conditions: Vec<ConditionRow>,
     events: Vec<EventRow>,
     last_event_id: i64,
+    /// Only the owner is offered the credentials (an admin viewing the store is not).
+    owns: bool,
 }
 
 pub(crate) async fn detail(
@@ -419,6 +422,7 @@ pub(crate) async fn detail(
             .collect(),
         last_event_id: events.last().map_or(0, |e| e.id),
         events: events.into_iter().map(EventRow::from).collect(),
+        owns: store.owner == session.caller.user.name,
     };
     Ok(render(StatusCode::OK, "detail.html", &page))
 }
@@ -487,4 +491,52 @@ mod tests {
         );
         assert_eq!(web_url(Some("javascript:alert(1)".to_owned())), None);
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    csrf: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CredentialsPage {
+    page: &'static str,
+    user: UserView,
+    id: String,
+    name: String,
+    engine: &'static str,
+    storefront_url: Option<String>,
+    admin_url: Option<String>,
+    admin_user: Option<String>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
+    publishable_key: Option<String>,
+}
+
+/// The owner's credential view as a page. A form post (with this session's CSRF token), never a
+/// link: nothing prefetches or bookmarks it, and the page, like every page, is `no-store`.
+pub(crate) async fn credentials(
+    State(app): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    session.check_form(&headers, form.csrf.as_deref())?;
+    let view = credentials::credentials_for(&app, &session.caller, &id).await?;
+    let page = CredentialsPage {
+        page: "credentials",
+        user: session.user(),
+        id: view.store_id.to_string(),
+        name: view.name,
+        engine: view.engine.as_str(),
+        storefront_url: web_url(view.storefront_url),
+        admin_url: web_url(view.admin_url),
+        admin_user: view.admin_user,
+        admin_email: view.admin_email,
+        admin_password: view.admin_password,
+        publishable_key: view.publishable_key,
+    };
+    Ok(render(StatusCode::OK, "credentials.html", &page))
 }

@@ -58,10 +58,10 @@
     }
   }
 
-  // A store being deleted can no longer be deleted: drop its Delete button.
+  // A store being deleted can no longer be deleted, and its credentials are gone: drop both buttons.
   function dropDeleteButton(root, phase) {
     if (phase === 'deleting' || phase === 'deleted') {
-      root.querySelectorAll('form[action$="/delete"]').forEach((form) => form.remove());
+      root.querySelectorAll('form[action$="/delete"], form[action$="/credentials"]').forEach((form) => form.remove());
     }
   }
 
