@@ -57,6 +57,12 @@ pub struct StoreEvent {
     pub message: String,
 }
 
+/// Insert one event inside a transaction that has already written (so locked) the store's row,
+/// or created it: a stream follows a store's events by id, which is safe only if that store's
+/// ids become visible in order. On PostgreSQL ids come from a sequence and two transactions
+/// could commit out of order; the row lock serializes every writer of one store's events, so
+/// they cannot. (A stale pass's UPDATE matches nothing but still waits out a concurrent
+/// writer's lock before it re-checks.) SQLite has one writer at a time anyway.
 pub(crate) async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     store_id: StoreId,
