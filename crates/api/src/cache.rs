@@ -3,8 +3,10 @@
 //! `GET /api/v1/stores` is what dashboards and scripts poll. Answering it from the database
 //! costs two queries per request (token, then list); with these caches a poll costs a hash, two
 //! map lookups and a copy of bytes. Both caches are bounded in size and time:
-//! - a token's owner is remembered for [`TOKEN_TTL`]; tokens cannot be revoked yet, and when
-//!   they can, revocation must clear this cache (it is the longest a removed token would work);
+//! - a token's owner is remembered for [`TOKEN_TTL`]; a token replaced by
+//!   `storefleet user rotate-token` is forgotten at once where PostgreSQL's `NOTIFY
+//!   storefleet_users` reaches this process ([`ReadCaches::forget_tokens`]), and after at most
+//!   [`TOKEN_TTL`] where none can (a separate CLI process writing the same SQLite file);
 //! - a list body is tagged with the state store's change version read *before* its query, so a
 //!   change committed by this process, or announced by PostgreSQL `NOTIFY` from another one,
 //!   makes the next request query again. [`LIST_TTL`] bounds staleness where no notification
@@ -65,6 +67,12 @@ impl ReadCaches {
         E: Send + Sync + 'static,
     {
         self.tokens.try_get_with_by_ref(token_hash, load).await
+    }
+
+    /// Forget every remembered token owner: a token was replaced somewhere (or notifications
+    /// may have been missed), so the next request with any token looks it up again.
+    pub fn forget_tokens(&self) {
+        self.tokens.invalidate_all();
     }
 
     /// The body for this page: the copy rendered since the last change, or `render`'s (once

@@ -121,6 +121,11 @@ impl AppState {
         &self.0.caches
     }
 
+    /// A user's token changed elsewhere: stop trusting remembered token owners.
+    pub fn forget_tokens(&self) {
+        self.0.caches.forget_tokens();
+    }
+
     /// Wake an orchestrator in this process; other processes hear PostgreSQL's NOTIFY.
     pub(crate) fn wake_orchestrator(&self) {
         if let Some(signal) = &self.0.signal {

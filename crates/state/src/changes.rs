@@ -13,6 +13,10 @@ use tokio::sync::{watch, Notify};
 /// PostgreSQL channel notified on commit of every change to a store's visible fields or events.
 pub const STORES_CHANNEL: &str = "storefleet_stores";
 
+/// PostgreSQL channel notified on commit of every change to a user's token: API replicas drop
+/// the token owners they remember, so a replaced token stops working at once.
+pub const USERS_CHANNEL: &str = "storefleet_users";
+
 /// A counter that moves on every visible change to any store or its events.
 #[derive(Clone, Default, Debug)]
 pub struct ChangeVersion(Arc<Inner>);

@@ -327,7 +327,11 @@ impl StateStore {
         Ok(())
     }
 
-    async fn notify(&self, tx: &mut Transaction<'_, Any>, channel: &str) -> Result<(), StateError> {
+    pub(crate) async fn notify(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        channel: &str,
+    ) -> Result<(), StateError> {
         if self.dialect() == Dialect::Postgres {
             sqlx::query(&format!("NOTIFY {channel}"))
                 .execute(&mut **tx)

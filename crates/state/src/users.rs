@@ -1,6 +1,7 @@
 //! Users and their API tokens. Only a hash of each token is stored.
 
-use crate::{millis, rows, StateError, StateStore};
+use crate::audit::{insert_audit, AuditEntry};
+use crate::{millis, rows, StateError, StateStore, USERS_CHANNEL};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::{fmt, str::FromStr};
@@ -87,22 +88,51 @@ impl StateStore {
         Ok(user)
     }
 
+    /// Give the user `name` a new token (by its hash): the old one stops working. Audited, and
+    /// announced on [`USERS_CHANNEL`] so API replicas forget the old token at once. `None` when
+    /// there is no such user (nothing changes then).
+    pub async fn rotate_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StateError> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query(
+            "UPDATE users SET token_hash = $1 WHERE name = $2 RETURNING id, name, role, created_at",
+        )
+        .bind(token_hash)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = user_from_row(&row)?;
+        insert_audit(&mut tx, audit, now).await?;
+        self.notify(&mut tx, USERS_CHANNEL).await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
     /// The user holding the token with this hash, if any.
     pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StateError> {
         let row = sqlx::query("SELECT id, name, role, created_at FROM users WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|row| {
-            let id: String = row.try_get("id")?;
-            let role: String = row.try_get("role")?;
-            Ok(User {
-                id: rows::uuid(&id)?,
-                name: row.try_get("name")?,
-                role: role.parse()?,
-                created_at: rows::time(row.try_get("created_at")?)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from_row).transpose()
     }
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StateError> {
+    let id: String = row.try_get("id")?;
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: rows::uuid(&id)?,
+        name: row.try_get("name")?,
+        role: role.parse()?,
+        created_at: rows::time(row.try_get("created_at")?)?,
+    })
 }

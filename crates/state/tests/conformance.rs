@@ -70,6 +70,7 @@ conformance!(
     every_visible_change_moves_the_change_version,
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
+    a_rotated_token_replaces_the_old_one_and_is_audited,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -735,4 +736,63 @@ async fn credentials_are_kept_sealed_and_dropped_when_deletion_starts(state: Sta
         state.sealed_credentials(other.id).await.expect("read"),
         None
     );
+}
+
+async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) {
+    state
+        .create_user("alice", Role::User, "hash-old", Utc::now())
+        .await
+        .expect("alice");
+    let alice = state
+        .user_by_token_hash("hash-old")
+        .await
+        .expect("find")
+        .expect("alice");
+    state
+        .create_user("bob", Role::User, "hash-bob", Utc::now())
+        .await
+        .expect("bob");
+    let before = state.row_counts().await.expect("counts");
+    let nobody = state
+        .rotate_token(
+            "nobody",
+            "hash-x",
+            &audit("cli", "user.rotate_token"),
+            Utc::now(),
+        )
+        .await
+        .expect("rotate");
+    assert!(nobody.is_none());
+    assert_eq!(
+        state.row_counts().await.expect("counts"),
+        before,
+        "nothing changed"
+    );
+
+    let rotated = state
+        .rotate_token(
+            "alice",
+            "hash-new",
+            &audit("cli", "user.rotate_token"),
+            Utc::now(),
+        )
+        .await
+        .expect("rotate")
+        .expect("alice exists");
+    assert_eq!(rotated, alice, "same user, same id and role");
+    assert_eq!(
+        state.user_by_token_hash("hash-old").await.expect("find"),
+        None
+    );
+    assert_eq!(
+        state.user_by_token_hash("hash-new").await.expect("find"),
+        Some(alice)
+    );
+    assert!(state
+        .user_by_token_hash("hash-bob")
+        .await
+        .expect("find")
+        .is_some());
+    let audit_log = state.list_audit(None, 10).await.expect("audit");
+    assert_eq!(audit_log[0].entry.action, "user.rotate_token");
 }

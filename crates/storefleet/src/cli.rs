@@ -201,6 +201,13 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Give a user a new API token, printed once alone on the last line; the old token stops
+    /// working (at once on PostgreSQL; within 10 s for a `serve` on SQLite).
+    RotateToken {
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

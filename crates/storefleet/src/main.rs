@@ -45,6 +45,9 @@ async fn main() -> ExitCode {
         }
         Command::Migrate(db) => users::migrate(&db).await,
         Command::User(UserCommand::Add { name, admin, db }) => users::add(&name, admin, &db).await,
+        Command::User(UserCommand::RotateToken { name, db }) => {
+            users::rotate_token(&name, &db).await
+        }
         Command::Store(command) => client::run(command).await,
         Command::OrderCheck(args) => order_check::run(&args).await,
     };

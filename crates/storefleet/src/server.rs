@@ -146,6 +146,14 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
                     move || changes.bump(),
                     shutdown_rx.clone(),
                 ));
+                // A rotated token must stop working now, not when its cache entry expires.
+                let tokens = app_state.clone();
+                tasks.spawn(storefleet_state::listen(
+                    args.db.database_url.clone(),
+                    &[storefleet_state::USERS_CHANNEL],
+                    move || tokens.forget_tokens(),
+                    shutdown_rx.clone(),
+                ));
             }
             storefleet_api::app(app_state, registry)
         }

@@ -1,8 +1,9 @@
-//! `storefleet migrate` and `storefleet user add`: direct database commands for operators.
+//! `storefleet migrate`, `storefleet user add` and `user rotate-token`: direct database
+//! commands for operators.
 
 use crate::cli::DatabaseArgs;
 use anyhow::Context as _;
-use storefleet_state::{Role, StateStore};
+use storefleet_state::{AuditEntry, Role, StateStore};
 
 pub async fn migrate(db: &DatabaseArgs) -> anyhow::Result<()> {
     StateStore::connect(&db.database_url)
@@ -30,6 +31,38 @@ pub async fn add(name: &str, admin: bool, db: &DatabaseArgs) -> anyhow::Result<(
         .await?;
     println!(
         "created {} {} ({}); its API token follows and is shown only once:",
+        user.role, user.name, user.id
+    );
+    println!("{token}");
+    Ok(())
+}
+
+/// Replace a user's token; the new one is printed once, alone on the last line.
+pub async fn rotate_token(name: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
+    let state = StateStore::connect(&db.database_url)
+        .await
+        .context("could not open the state store")?;
+    let token = storefleet_api::auth::generate_token();
+    let audit = AuditEntry {
+        actor: "cli".to_owned(),
+        action: "user.rotate_token".to_owned(),
+        target: Some(name.to_owned()),
+        source_ip: None,
+        request_id: None,
+        outcome: "succeeded".to_owned(),
+        detail: None,
+    };
+    let user = state
+        .rotate_token(
+            name,
+            &storefleet_api::auth::hash_token(&token),
+            &audit,
+            chrono::Utc::now(),
+        )
+        .await?
+        .with_context(|| format!("no user named {name:?}; nothing changed"))?;
+    println!(
+        "new API token for {} {} ({}); the old one no longer works. It follows and is shown only once:",
         user.role, user.name, user.id
     );
     println!("{token}");

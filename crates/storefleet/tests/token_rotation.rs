@@ -1,0 +1,102 @@
+//! `storefleet user rotate-token`: the old token stops working in a running API at once, even
+//! though the API remembers token owners for 10 s (PostgreSQL tells it through NOTIFY), and the
+//! new one works. Real processes, real PostgreSQL.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn rotate(db: &str, name: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args(["user", "rotate-token", name, "--database-url", db])
+        .output()
+        .expect("rotate-token")
+}
+
+async fn status(http: &reqwest::Client, base: &str, token: &str) -> u16 {
+    http.get(format!("{base}/api/v1/stores"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_token_stops_working_at_once_and_the_new_one_works() {
+    let db = match storefleet_testkit::postgres::fresh_database().await {
+        Ok(url) => url,
+        Err(reason) if storefleet_testkit::postgres_required() => {
+            panic!("PostgreSQL required: {reason}")
+        }
+        Err(reason) => return storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}")),
+    };
+    let old = common::add_user(&db, "alice", false);
+    let port = storefleet_testkit::free_port().expect("port");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut api = Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args(["api", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--database-url")
+        .arg(&db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("api.log")).expect("log"))
+        .spawn()
+        .expect("api");
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let up = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(up.elapsed() < Duration::from_secs(30), "api came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The API now remembers who the old token belongs to.
+    assert_eq!(status(&http, &base, &old).await, 200);
+    assert_eq!(status(&http, &base, &old).await, 200);
+
+    let missing = rotate(&db, "nobody");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user named \"nobody\""));
+
+    let rotated = rotate(&db, "alice");
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let rotated_at = Instant::now();
+    let new = String::from_utf8(rotated.stdout)
+        .expect("utf-8")
+        .lines()
+        .last()
+        .expect("token line")
+        .to_owned();
+    assert_ne!(new, old);
+    loop {
+        match status(&http, &base, &old).await {
+            401 => break,
+            200 => {}
+            other => panic!("the old token got {other}"),
+        }
+        // The cache would keep the old token for 10 s; NOTIFY must beat that by far.
+        assert!(
+            rotated_at.elapsed() < Duration::from_secs(3),
+            "the old token still worked 3 s after rotation"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "old token refused {} ms after rotate-token returned",
+        rotated_at.elapsed().as_millis()
+    );
+    assert_eq!(status(&http, &base, &new).await, 200);
+    Command::new("kill")
+        .arg(api.id().to_string())
+        .status()
+        .expect("stop api");
+    api.wait().expect("reap");
+}
