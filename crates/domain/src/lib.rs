@@ -2,6 +2,7 @@
 
 pub mod condition;
 pub mod engine;
+pub mod hostname;
 pub mod lifecycle;
 pub mod name;
 pub mod plan;
@@ -9,6 +10,7 @@ pub mod store;
 
 pub use condition::{Condition, ConditionStatus, ConditionType, Conditions};
 pub use engine::Engine;
+pub use hostname::{DomainError, StoreDomain};
 pub use lifecycle::{next_action, Action, Phase};
 pub use name::{validate_user_name, NameError, StoreName};
 pub use plan::{Plan, PlanLimits};

@@ -247,6 +247,46 @@ mod tests {
         assert_eq!(format!("{:?}", key()), "PlatformKey(<redacted>)");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_key_text_is_refused_without_echo_or_accepted_as_32_bytes(
+            text in "\\PC{0,60}|[A-Za-z0-9+/]{8,60}={0,2}"
+        ) {
+            match PlatformKey::from_base64(&text) {
+                Ok(_) => {
+                    let trimmed = text.trim();
+                    let bytes = STANDARD
+                        .decode(trimmed)
+                        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed));
+                    proptest::prop_assert_eq!(bytes.map(|b| b.len()).ok(), Some(KEY_BYTES));
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    proptest::prop_assert!(message.contains("32 random bytes"));
+                    if text.trim().len() >= 8 {
+                        proptest::prop_assert!(!message.contains(text.trim()), "echoed: {}", message);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn every_32_byte_key_is_accepted_and_round_trips_any_plaintext(
+            raw in proptest::array::uniform32(proptest::num::u8::ANY),
+            plaintext in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+        ) {
+            let k = PlatformKey::from_base64(&STANDARD.encode(raw)).expect("32 bytes");
+            let id = Uuid::now_v7();
+            let sealed = k.seal(id, &plaintext);
+            proptest::prop_assert_eq!(k.open(id, &sealed).expect("open"), plaintext);
+        }
+
+        #[test]
+        fn opening_arbitrary_text_never_panics(text in "\\PC{0,80}|v1\\.[A-Za-z0-9+/=]{0,24}\\.[A-Za-z0-9+/=]{0,40}") {
+            proptest::prop_assert!(key().open(Uuid::now_v7(), &text).is_err());
+        }
+    }
+
     #[test]
     fn credentials_round_trip_and_debug_shows_no_values() {
         let (k, id) = (key(), store());

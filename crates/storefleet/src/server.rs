@@ -50,9 +50,11 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
         .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
         .context("--orchestrator-service-account must be NAMESPACE/NAME")?;
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let store_domain = storefleet_domain::StoreDomain::parse(&args.store_domain)
+        .context("--store-domain / STOREFLEET_STORE_DOMAIN")?;
     Ok(ClusterSettings {
         instance: args.instance.clone(),
-        store_domain: args.store_domain.clone(),
+        store_domain: store_domain.to_string(),
         ingress_class: non_empty(&args.ingress_class),
         tls_issuer: non_empty(&args.tls_issuer),
         orchestrator_service_account: (sa_namespace.to_owned(), sa_name.to_owned()),
@@ -196,4 +198,39 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser as _;
+
+    fn serve_args(extra: &[&str]) -> ServerArgs {
+        let argv = ["storefleet", "serve"]
+            .into_iter()
+            .chain(extra.iter().copied());
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_store_domain_stops_startup_with_what_is_allowed() {
+        for bad in [
+            "Shops.Example.com",
+            "https://shops.example.com",
+            "a..b",
+            "shops.example.com.",
+        ] {
+            let e = cluster_settings(&serve_args(&["--store-domain", bad])).expect_err(bad);
+            let message = format!("{e:#}");
+            assert!(message.contains("--store-domain"), "{message}");
+            assert!(message.contains("allowed: a DNS name"), "{message}");
+        }
+        let ok = cluster_settings(&serve_args(&["--store-domain", "shops.example.com"]))
+            .expect("a usual domain");
+        assert_eq!(ok.store_domain, "shops.example.com");
+    }
 }
