@@ -4,9 +4,9 @@
 //! costs two queries per request (token, then list); with these caches a poll costs a hash, two
 //! map lookups and a copy of bytes. Both caches are bounded in size and time:
 //! - a token's owner is remembered for [`TOKEN_TTL`]; a token replaced by
-//!   `storefleet user rotate-token` is forgotten at once where PostgreSQL's `NOTIFY
-//!   storefleet_users` reaches this process ([`ReadCaches::forget_tokens`]), and after at most
-//!   [`TOKEN_TTL`] where none can (a separate CLI process writing the same SQLite file);
+//!   `storefleet user rotate-token` is forgotten ([`ReadCaches::forget_tokens`]) when
+//!   PostgreSQL's `NOTIFY storefleet_users` or SQLite's `data_version` poll reports the change,
+//!   and after at most [`TOKEN_TTL`] if neither arrives (a listener reconnecting);
 //! - a list body is tagged with the state store's change version read *before* its query, so a
 //!   change committed by this process, or announced by PostgreSQL `NOTIFY` from another one,
 //!   makes the next request query again. [`LIST_TTL`] bounds staleness where no notification

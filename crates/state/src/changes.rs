@@ -89,6 +89,56 @@ pub async fn listen(
     }
 }
 
+/// How often [`watch_sqlite`] asks SQLite whether another connection committed.
+pub const SQLITE_POLL: Duration = Duration::from_millis(500);
+
+/// SQLite's stand-in for [`listen`]: it cannot notify, but `PRAGMA data_version` on one
+/// connection moves whenever any other connection (another process, or this one's pool)
+/// commits. Call `on_change` when it moves, checking every [`SQLITE_POLL`], until `shutdown`.
+/// Lets a `serve` notice a token rotated by the CLI (a separate process) within a poll instead
+/// of its token cache's lifetime.
+pub async fn watch_sqlite(
+    database_url: String,
+    on_change: impl Fn(),
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions as _, Connection as _};
+    use std::str::FromStr as _;
+    while !*shutdown.borrow() {
+        let watcher = async {
+            let mut conn = SqliteConnectOptions::from_str(&database_url)?
+                .create_if_missing(false)
+                .read_only(true)
+                .connect()
+                .await?;
+            let mut seen: Option<i64> = None;
+            loop {
+                let (version,): (i64,) = sqlx::query_as("PRAGMA data_version")
+                    .fetch_one(&mut conn)
+                    .await?;
+                if seen.is_some_and(|s| s != version) {
+                    on_change();
+                }
+                seen = Some(version);
+                tokio::time::sleep(SQLITE_POLL).await;
+            }
+            #[allow(unreachable_code)]
+            conn.close().await
+        };
+        tokio::select! {
+            result = watcher => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "could not watch the SQLite database for changes; retrying");
+                }
+                on_change();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ mod users;
 mod work;
 
 pub use audit::{AuditEntry, AuditRecord};
-pub use changes::{listen, ChangeVersion, STORES_CHANNEL, USERS_CHANNEL};
+pub use changes::{listen, watch_sqlite, ChangeVersion, STORES_CHANNEL, USERS_CHANNEL};
 pub use events::{EventKind, NewEvent, StoreEvent};
 pub use sealed::{KeyError, OwnerCredentials, PlatformKey, SealError};
 pub use stores::{CreateError, CreateLimits, CreateOutcome, DeleteOutcome, NewStore};

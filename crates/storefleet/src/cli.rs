@@ -202,7 +202,7 @@ pub enum UserCommand {
         db: DatabaseArgs,
     },
     /// Give a user a new API token, printed once alone on the last line; the old token stops
-    /// working (at once on PostgreSQL; within 10 s for a `serve` on SQLite).
+    /// working (running APIs hear of it: NOTIFY on PostgreSQL, within ~0.5 s on SQLite).
     RotateToken {
         name: String,
         #[command(flatten)]

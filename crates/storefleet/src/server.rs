@@ -156,6 +156,19 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
                     move || tokens.forget_tokens(),
                     shutdown_rx.clone(),
                 ));
+            } else if !args.db.database_url.contains(":memory:") {
+                // SQLite cannot notify: notice other connections' commits (a token rotated by
+                // the CLI, an orchestrator process sharing the file) by polling data_version.
+                let tokens = app_state.clone();
+                let changes = state.changes().clone();
+                tasks.spawn(storefleet_state::watch_sqlite(
+                    args.db.database_url.clone(),
+                    move || {
+                        tokens.forget_tokens();
+                        changes.bump();
+                    },
+                    shutdown_rx.clone(),
+                ));
             }
             storefleet_api::app(app_state, registry)
         }
