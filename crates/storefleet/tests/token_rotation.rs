@@ -10,6 +10,16 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Stops the API process however the test ends, so a failed assertion leaves nothing running.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
 fn rotate(db: &str, name: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_storefleet"))
         .args(["user", "rotate-token", name, "--database-url", db])
@@ -53,15 +63,17 @@ async fn rotation_reaches_a_running_api(db: &str, bound: Duration) {
     let old = common::add_user(db, "alice", false);
     let port = storefleet_testkit::free_port().expect("port");
     let dir = tempfile::tempdir().expect("dir");
-    let mut api = Command::new(env!("CARGO_BIN_EXE_storefleet"))
-        .args(["api", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--database-url")
-        .arg(db)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("api.log")).expect("log"))
-        .spawn()
-        .expect("api");
+    let _api = Running(
+        Command::new(env!("CARGO_BIN_EXE_storefleet"))
+            .args(["api", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--database-url")
+            .arg(db)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("api.log")).expect("log"))
+            .spawn()
+            .expect("api"),
+    );
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let up = Instant::now();
@@ -110,9 +122,4 @@ async fn rotation_reaches_a_running_api(db: &str, bound: Duration) {
         rotated_at.elapsed().as_millis()
     );
     assert_eq!(status(&http, &base, &new).await, 200);
-    Command::new("kill")
-        .arg(api.id().to_string())
-        .status()
-        .expect("stop api");
-    api.wait().expect("reap");
 }
