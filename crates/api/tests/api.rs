@@ -717,6 +717,35 @@ fn the_committed_openapi_document_matches_the_code() {
     );
 }
 
+/// Do what an orchestrator pass does to the one due store: claim it, then record it in `phase`
+/// with `events` (one transaction) and give the lease back.
+async fn orchestrator_records(
+    app: &TestApp,
+    phase: storefleet_domain::Phase,
+    events: Vec<storefleet_state::NewEvent>,
+) {
+    let now = Utc::now();
+    let work = app
+        .state
+        .claim("orchestrator", now, now + chrono::Duration::seconds(30), 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let mut next = work.store.clone();
+    next.phase = phase;
+    let progress = storefleet_state::Progress {
+        store: next,
+        events,
+        next_attempt_at: now,
+        attempts: 0,
+    };
+    assert!(app
+        .state
+        .save_progress("orchestrator", work.store.generation, &progress, now, true)
+        .await
+        .expect("save"));
+}
+
 /// `GET /stores` is answered from a cache; a create, the orchestrator's progress and a delete
 /// must each show on the very next request (no waiting out the cache's time-to-live).
 async fn the_list_follows_every_change_at_once_despite_its_cache(app: TestApp) {
@@ -743,26 +772,7 @@ async fn the_list_follows_every_change_at_once_despite_its_cache(app: TestApp) {
     assert_eq!(phases(&admin_list), ["requested"], "{admin_list}");
 
     // The orchestrator records progress through the same state store handle.
-    let now = Utc::now();
-    let work = app
-        .state
-        .claim("orchestrator", now, now + chrono::Duration::seconds(30), 1)
-        .await
-        .expect("claim")
-        .remove(0);
-    let mut next = work.store.clone();
-    next.phase = storefleet_domain::Phase::Provisioning;
-    let progress = storefleet_state::Progress {
-        store: next,
-        events: vec![],
-        next_attempt_at: now,
-        attempts: 0,
-    };
-    assert!(app
-        .state
-        .save_progress("orchestrator", work.store.generation, &progress, now, true)
-        .await
-        .expect("save"));
+    orchestrator_records(&app, storefleet_domain::Phase::Provisioning, vec![]).await;
     let (_, list) = app.get(&app.alice, "/api/v1/stores").await;
     assert_eq!(phases(&list), ["provisioning"], "{list}");
 
@@ -804,29 +814,15 @@ async fn a_stream_ends_on_delete_only_after_the_deleted_event(app: TestApp) {
         let (status, _) = app.delete(&app.alice, &id).await;
         assert_eq!(status, StatusCode::ACCEPTED);
         // What the orchestrator does for a store that never reached a cluster.
-        let now = Utc::now();
-        let work = app
-            .state
-            .claim("orchestrator", now, now + chrono::Duration::seconds(30), 1)
-            .await
-            .expect("claim")
-            .remove(0);
-        let mut gone = work.store.clone();
-        gone.phase = storefleet_domain::Phase::Deleted;
-        let progress = storefleet_state::Progress {
-            store: gone,
-            events: vec![storefleet_state::NewEvent::normal(
+        orchestrator_records(
+            &app,
+            storefleet_domain::Phase::Deleted,
+            vec![storefleet_state::NewEvent::normal(
                 "Deleted",
                 "nothing was created in the cluster",
             )],
-            next_attempt_at: now,
-            attempts: 0,
-        };
-        assert!(app
-            .state
-            .save_progress("orchestrator", work.store.generation, &progress, now, true)
-            .await
-            .expect("save"));
+        )
+        .await;
 
         let mut seen = String::new();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
