@@ -319,7 +319,7 @@ pub async fn forward_notifications(
     storefleet_state::listen(
         database_url,
         &[storefleet_state::WORK_CHANNEL],
-        || signal.wake(),
+        |_| signal.wake(),
         shutdown,
     )
     .await;

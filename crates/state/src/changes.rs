@@ -54,24 +54,26 @@ impl ChangeVersion {
     }
 }
 
-/// Call `on_notification` for every PostgreSQL notification on `channels`, reconnecting with a
-/// pause when the connection drops, until `shutdown`. It is also called after every
-/// (re)connect, because notifications sent while disconnected are lost.
+/// Call `on_notification` with the channel of every PostgreSQL notification on `channels`, on
+/// one connection, reconnecting with a pause when it drops, until `shutdown`. It is also called
+/// for each of `channels` after every (re)connect, because notifications sent while
+/// disconnected are lost.
 pub async fn listen(
     database_url: String,
     channels: &[&str],
-    on_notification: impl Fn(),
+    on_notification: impl Fn(&str),
     mut shutdown: watch::Receiver<bool>,
 ) {
     use sqlx::postgres::PgListener;
+    let all = || channels.iter().for_each(|channel| on_notification(channel));
     while !*shutdown.borrow() {
         let listener = async {
             let mut listener = PgListener::connect(&database_url).await?;
             listener.listen_all(channels.iter().copied()).await?;
-            on_notification();
+            all();
             loop {
-                listener.recv().await?;
-                on_notification();
+                let notification = listener.recv().await?;
+                on_notification(notification.channel());
             }
             #[allow(unreachable_code)]
             Ok::<(), sqlx::Error>(())
@@ -81,7 +83,7 @@ pub async fn listen(
                 if let Err(e) = result {
                     tracing::warn!(error = %e, ?channels, "lost the PostgreSQL notification connection; reconnecting");
                 }
-                on_notification();
+                all();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             _ = shutdown.changed() => return,

@@ -608,7 +608,7 @@ async fn postgres_a_change_made_elsewhere_reaches_listen() {
     tokio::spawn(storefleet_state::listen(
         url.clone(),
         &[storefleet_state::STORES_CHANNEL],
-        move || bump.bump(),
+        move |_| bump.bump(),
         shutdown,
     ));
     // The listener bumps once when it has connected.

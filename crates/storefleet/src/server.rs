@@ -140,20 +140,23 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
             };
             let app_state = AppState::new(state.clone(), config, in_process, http_metrics);
             if state.dialect() == Dialect::Postgres {
-                // Other replicas' changes reach this one's read caches through NOTIFY.
+                // Other replicas' changes reach this one's read caches through NOTIFY, and a
+                // rotated token stops working now, not when its cache entry expires.
                 let changes = state.changes().clone();
-                tasks.spawn(storefleet_state::listen(
-                    args.db.database_url.clone(),
-                    &[storefleet_state::STORES_CHANNEL],
-                    move || changes.bump(),
-                    shutdown_rx.clone(),
-                ));
-                // A rotated token must stop working now, not when its cache entry expires.
                 let tokens = app_state.clone();
                 tasks.spawn(storefleet_state::listen(
                     args.db.database_url.clone(),
-                    &[storefleet_state::USERS_CHANNEL],
-                    move || tokens.forget_tokens(),
+                    &[
+                        storefleet_state::STORES_CHANNEL,
+                        storefleet_state::USERS_CHANNEL,
+                    ],
+                    move |channel| {
+                        if channel == storefleet_state::USERS_CHANNEL {
+                            tokens.forget_tokens();
+                        } else {
+                            changes.bump();
+                        }
+                    },
                     shutdown_rx.clone(),
                 ));
             } else if !args.db.database_url.contains(":memory:") {
