@@ -103,6 +103,17 @@ impl TestApp {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+
+    /// Open a store's live event stream (`Accept: text/event-stream`).
+    async fn event_stream(&self, token: &str, id: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(&format!("/api/v1/stores/{id}/events")))
+            .bearer_auth(token)
+            .header(header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .expect("send")
+    }
 }
 
 async fn sqlite(config: ApiConfig) -> TestApp {
@@ -618,14 +629,7 @@ async fn events_are_served_as_json_and_as_a_live_stream(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(events["items"][0]["reason"], "Requested");
 
-    let response = app
-        .client
-        .get(app.url(&format!("/api/v1/stores/{id}/events")))
-        .bearer_auth(&app.alice)
-        .header(header::ACCEPT, "text/event-stream")
-        .send()
-        .await
-        .expect("send");
+    let response = app.event_stream(&app.alice, &id).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()[header::CONTENT_TYPE]
         .to_str()
@@ -800,14 +804,7 @@ async fn a_stream_ends_on_delete_only_after_the_deleted_event(app: TestApp) {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{store}");
         let id = store["id"].as_str().expect("id").to_owned();
-        let response = app
-            .client
-            .get(app.url(&format!("/api/v1/stores/{id}/events")))
-            .bearer_auth(&app.alice)
-            .header(header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .expect("send");
+        let response = app.event_stream(&app.alice, &id).await;
         assert_eq!(response.status(), StatusCode::OK);
         let mut body = response.bytes_stream();
 
