@@ -124,23 +124,10 @@ async fn sqlite(config: ApiConfig) -> TestApp {
 }
 
 async fn postgres(config: ApiConfig) -> Option<TestApp> {
-    match storefleet_testkit::postgres::fresh_database().await {
-        Ok(url) => Some(
-            TestApp::start(
-                StateStore::connect(&url).await.expect("postgres"),
-                None,
-                config,
-            )
-            .await,
-        ),
-        Err(reason) if storefleet_testkit::postgres_required() => {
-            panic!("PostgreSQL required: {reason}")
-        }
-        Err(reason) => {
-            storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}"));
-            None
-        }
-    }
+    let url =
+        storefleet_testkit::postgres_or_skip(storefleet_testkit::postgres::fresh_database().await)?;
+    let state = StateStore::connect(&url).await.expect("postgres");
+    Some(TestApp::start(state, None, config).await)
 }
 
 macro_rules! on_both_backends {

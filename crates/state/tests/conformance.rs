@@ -21,16 +21,9 @@ async fn sqlite() -> (StateStore, tempfile::TempDir) {
 }
 
 async fn postgres() -> Option<StateStore> {
-    match storefleet_testkit::postgres::fresh_database().await {
-        Ok(url) => Some(StateStore::connect(&url).await.expect("postgres")),
-        Err(reason) if storefleet_testkit::postgres_required() => {
-            panic!("PostgreSQL required: {reason}")
-        }
-        Err(reason) => {
-            storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}"));
-            None
-        }
-    }
+    let url =
+        storefleet_testkit::postgres_or_skip(storefleet_testkit::postgres::fresh_database().await)?;
+    Some(StateStore::connect(&url).await.expect("postgres"))
 }
 
 macro_rules! conformance {
@@ -590,15 +583,10 @@ async fn every_visible_change_moves_the_change_version(state: StateStore) {
 /// Another process's change reaches this one through NOTIFY: the read caches depend on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_change_made_elsewhere_reaches_listen() {
-    let url = match storefleet_testkit::postgres::fresh_database().await {
-        Ok(url) => url,
-        Err(reason) if storefleet_testkit::postgres_required() => {
-            panic!("PostgreSQL required: {reason}")
-        }
-        Err(reason) => {
-            storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}"));
-            return;
-        }
+    let Some(url) =
+        storefleet_testkit::postgres_or_skip(storefleet_testkit::postgres::fresh_database().await)
+    else {
+        return;
     };
     let here = StateStore::connect(&url).await.expect("postgres");
     let elsewhere = StateStore::connect(&url).await.expect("postgres");

@@ -11,12 +11,10 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgres_is_down_the_api_answers_503_and_recovers_by_itself() {
-    let server = match storefleet_testkit::postgres::DedicatedServer::start() {
-        Ok(server) => server,
-        Err(reason) if storefleet_testkit::postgres_required() => {
-            panic!("PostgreSQL required: {reason}")
-        }
-        Err(reason) => return storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}")),
+    let Some(server) = storefleet_testkit::postgres_or_skip(
+        storefleet_testkit::postgres::DedicatedServer::start(),
+    ) else {
+        return;
     };
     let url = server.url();
     let bin = env!("CARGO_BIN_EXE_storefleet");

@@ -196,12 +196,10 @@ async fn stopping_postgres_mid_provisioning_loses_and_duplicates_nothing() {
         return;
     };
     let client = rig.client.clone();
-    let postgres = match storefleet_testkit::postgres::DedicatedServer::start() {
-        Ok(server) => server,
-        Err(reason) if storefleet_testkit::postgres_required() => {
-            panic!("PostgreSQL required: {reason}")
-        }
-        Err(reason) => return storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}")),
+    let Some(postgres) = storefleet_testkit::postgres_or_skip(
+        storefleet_testkit::postgres::DedicatedServer::start(),
+    ) else {
+        return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let instance = "test-pg-restart";

@@ -19,12 +19,10 @@ fn storefleet() -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_or_password_appears_in_logs_or_api_responses() {
-    let url = match storefleet_testkit::postgres::fresh_database().await {
-        Ok(url) => url,
-        Err(reason) if storefleet_testkit::postgres_required() => {
-            panic!("PostgreSQL required: {reason}")
-        }
-        Err(reason) => return storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}")),
+    let Some(url) =
+        storefleet_testkit::postgres_or_skip(storefleet_testkit::postgres::fresh_database().await)
+    else {
+        return;
     };
     // The test server trusts local connections, so any password works; it must still never leak.
     let url = url.replacen("postgres@", &format!("postgres:{DB_PASSWORD}@"), 1);

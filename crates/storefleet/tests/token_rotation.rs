@@ -39,12 +39,10 @@ async fn status(http: &reqwest::Client, base: &str, token: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_rotated_token_stops_working_at_once() {
-    let db = match storefleet_testkit::postgres::fresh_database().await {
-        Ok(url) => url,
-        Err(reason) if storefleet_testkit::postgres_required() => {
-            panic!("PostgreSQL required: {reason}")
-        }
-        Err(reason) => return storefleet_testkit::skip(&format!("no PostgreSQL server: {reason}")),
+    let Some(db) =
+        storefleet_testkit::postgres_or_skip(storefleet_testkit::postgres::fresh_database().await)
+    else {
+        return;
     };
     rotation_reaches_a_running_api(&db, Duration::from_secs(3)).await;
 }

@@ -33,6 +33,19 @@ pub fn postgres_required() -> bool {
     std::env::var("STOREFLEET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
+/// What a test does with an attempt to get a PostgreSQL server: use it; or, when there is none,
+/// fail if `STOREFLEET_REQUIRE_POSTGRES=1` (CI) and otherwise say `skipped:` and get `None`.
+pub fn postgres_or_skip<T>(attempt: Result<T, String>) -> Option<T> {
+    match attempt {
+        Ok(server) => Some(server),
+        Err(reason) if postgres_required() => panic!("PostgreSQL required: {reason}"),
+        Err(reason) => {
+            skip(&format!("no PostgreSQL server: {reason}"));
+            None
+        }
+    }
+}
+
 /// A free TCP port on loopback (racy by nature; fine for test servers).
 pub fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
