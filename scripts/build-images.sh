@@ -12,7 +12,9 @@
 # inputs did not change is not rebuilt (STOREFLEET_IMAGE_REBUILD=1 forces it).
 # --load imports each archive with `ctr --address SOCK -n k8s.io images import`.
 # Other settings: STOREFLEET_BINARY (storefleet binary for the platform image, default
-# target/release/storefleet), STOREFLEET_DEBIAN_MIRROR. Runs as root.
+# target/release/storefleet), STOREFLEET_HELM (default .tools/helm, else helm on PATH),
+# STOREFLEET_NODE_BINARY (node >= 20 when apt has none), STOREFLEET_DEBIAN_MIRROR,
+# STOREFLEET_DEBIAN_SECURITY_MIRROR. Logs: <cache>/logs/<name>.log. Runs as root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

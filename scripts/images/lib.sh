@@ -10,13 +10,15 @@ REPO_ROOT=$(cd "$IMAGES_DIR/../.." && pwd)
 IMAGE_CACHE=${STOREFLEET_IMAGE_CACHE:-$HOME/.cache/storefleet/images}
 DEBIAN_SUITE=${STOREFLEET_DEBIAN_SUITE:-bookworm}
 DEBIAN_MIRROR=${STOREFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+DEBIAN_SECURITY_MIRROR=${STOREFLEET_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 PYTHON=${PYTHON:-python3}
 # Bump to invalidate every cached base rootfs (e.g. after changing slim_rootfs).
-BASE_FORMAT=1
+BASE_FORMAT=2
 
 CURRENT_IMAGE=${CURRENT_IMAGE:-}
 CURRENT_STEP=""
 STEP_LOG=""
+MOUNTED=()
 
 log() { printf '[%s] %s%s\n' "$(date +%H:%M:%S)" "${CURRENT_IMAGE:+$CURRENT_IMAGE: }" "$*" >&2; }
 die() { printf 'build-images: %sERROR: %s\n' "${CURRENT_IMAGE:+$CURRENT_IMAGE: }" "$*" >&2; exit 1; }
@@ -40,7 +42,9 @@ on_exit() {
       tail -n 25 "$STEP_LOG" >&2
     fi
   fi
-  [[ -n ${STAGE_DIR:-} && -d $STAGE_DIR ]] && rm -rf "$STAGE_DIR"
+  local m
+  for m in "${MOUNTED[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  if [[ -n ${STAGE_DIR:-} && -d $STAGE_DIR ]]; then rm -rf "$STAGE_DIR" "$STAGE_DIR.config.json"; fi
   return "$rc"
 }
 
@@ -121,6 +125,18 @@ base_rootfs() {
   tmp="$dir/rootfs.tmp"
   run debootstrap --variant=minbase ${pkgs:+--include="$pkgs"} --cache-dir="$IMAGE_CACHE/debs" \
     "$DEBIAN_SUITE" "$tmp" "$DEBIAN_MIRROR"
+  step "apt-get upgrade base $key from $DEBIAN_SUITE-updates and $DEBIAN_SUITE-security"
+  printf 'deb %s %s main\n' "$DEBIAN_MIRROR" "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$DEBIAN_SUITE-updates" \
+    "$DEBIAN_SECURITY_MIRROR" "$DEBIAN_SUITE-security" >"$tmp/etc/apt/sources.list"
+  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"   # start no services
+  chmod 0755 "$tmp/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  mount -t proc proc "$tmp/proc" && MOUNTED+=("$tmp/proc")
+  run chroot "$tmp" apt-get update -qq
+  run chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get -y -qq \
+    -o Dpkg::Options::=--force-confold upgrade
+  umount "$tmp/proc"; MOUNTED=()
+  rm -f "$tmp/usr/sbin/policy-rc.d"
   step "slim base rootfs $key"
   slim_rootfs "$tmp"
   mv "$tmp" "$dir/rootfs"
