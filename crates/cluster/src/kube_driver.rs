@@ -428,6 +428,26 @@ impl ClusterDriver for KubeDriver {
         Ok(api.get_opt(namespace).await?.is_some())
     }
 
+    async fn service_cluster_ip(
+        &self,
+        store: &Store,
+        service: &str,
+    ) -> Result<String, ClusterError> {
+        let api: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(self.client.clone(), &store.namespace);
+        let found = api.get_opt(service).await?;
+        found
+            .and_then(|s| s.spec)
+            .and_then(|spec| spec.cluster_ip)
+            .filter(|ip| !ip.is_empty() && ip != "None")
+            .ok_or_else(|| {
+                ClusterError::Unavailable(format!(
+                    "Service {}/{service} has no cluster IP yet",
+                    store.namespace
+                ))
+            })
+    }
+
     async fn store_secrets(
         &self,
         store: &Store,

@@ -55,6 +55,18 @@ pub enum OrderCheckVia {
     Ingress,
     /// The engine's Service inside the cluster (an orchestrator running in the cluster).
     Service,
+    /// The engine Service's cluster IP, read from the API: an orchestrator outside the cluster
+    /// on a host that routes the Service network (the node itself, e.g. `serve` on a single
+    /// k3s node, where no DNS resolves Service names).
+    ServiceIp,
+}
+
+/// The engine's Service that serves its storefront API, and its port.
+pub fn storefront_service(engine: storefleet_domain::Engine) -> (String, u16) {
+    match engine {
+        storefleet_domain::Engine::Woocommerce => (format!("{RELEASE}-wordpress"), 80),
+        storefleet_domain::Engine::Medusa => (format!("{RELEASE}-medusa"), 9000),
+    }
 }
 
 impl Default for ClusterSettings {
@@ -94,24 +106,26 @@ impl ClusterSettings {
         format!("{scheme}://{}/", self.store_host(store))
     }
 
-    /// Base URL of the store's storefront API for the order check.
-    pub fn order_check_url(&self, store: &Store) -> String {
-        match self.order_check_via {
-            OrderCheckVia::Ingress => self.storefront_url(store).trim_end_matches('/').to_owned(),
-            OrderCheckVia::Service => match store.engine {
-                storefleet_domain::Engine::Woocommerce => {
-                    format!(
-                        "http://{RELEASE}-wordpress.{}.svc.cluster.local",
-                        store.namespace
-                    )
-                }
-                storefleet_domain::Engine::Medusa => {
-                    format!(
-                        "http://{RELEASE}-medusa.{}.svc.cluster.local:9000",
-                        store.namespace
-                    )
-                }
-            },
+    /// Base URL of the store's storefront API for the order check; `cluster_ip` is the engine
+    /// Service's address, which only [`OrderCheckVia::ServiceIp`] uses (the caller reads it).
+    pub fn order_check_url(&self, store: &Store, cluster_ip: Option<&str>) -> String {
+        let (service, port) = storefront_service(store.engine);
+        let port = if port == 80 {
+            String::new()
+        } else {
+            format!(":{port}")
+        };
+        match (self.order_check_via, cluster_ip) {
+            (OrderCheckVia::Ingress, _) => {
+                self.storefront_url(store).trim_end_matches('/').to_owned()
+            }
+            (OrderCheckVia::ServiceIp, Some(ip)) => format!("http://{ip}{port}"),
+            (OrderCheckVia::Service | OrderCheckVia::ServiceIp, _) => {
+                format!(
+                    "http://{service}.{}.svc.cluster.local{port}",
+                    store.namespace
+                )
+            }
         }
     }
 
@@ -220,6 +234,17 @@ pub trait ClusterDriver: Send + Sync {
     }
     async fn namespace_exists(&self, namespace: &str) -> Result<bool, ClusterError>;
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError>;
+    /// The cluster IP of one of the store's Services (for an order check from the node).
+    async fn service_cluster_ip(
+        &self,
+        store: &Store,
+        service: &str,
+    ) -> Result<String, ClusterError> {
+        let _ = (store, service);
+        Err(ClusterError::Unavailable(
+            "this cluster driver cannot read Services".to_owned(),
+        ))
+    }
     /// Keys of the store's credentials Secret and of the engine's outputs Secret (when the
     /// engine writes one), for the order check. Never logged.
     async fn store_secrets(

@@ -2,7 +2,7 @@
 
 use crate::Context;
 use std::time::Duration;
-use storefleet_cluster::{ClusterError, Readiness};
+use storefleet_cluster::{storefront_service, ClusterError, OrderCheckVia, Readiness};
 use storefleet_domain::{Action, ConditionType, Store};
 use storefleet_ordercheck::{place_test_order, StoreCredentials, Target};
 use storefleet_state::OwnerCredentials;
@@ -113,9 +113,18 @@ async fn order_check(store: &Store, ctx: &Context) -> StepOutcome {
         admin_email: secrets.get("admin-email").cloned(),
         admin_password: secrets.get("admin-password").cloned(),
     };
+    let cluster_ip = if ctx.settings.order_check_via == OrderCheckVia::ServiceIp {
+        let (service, _) = storefront_service(store.engine);
+        match ctx.driver.service_cluster_ip(store, &service).await {
+            Ok(ip) => Some(ip),
+            Err(e) => return StepOutcome::Error(e),
+        }
+    } else {
+        None
+    };
     let target = Target::new(
         store.engine,
-        ctx.settings.order_check_url(store),
+        ctx.settings.order_check_url(store, cluster_ip.as_deref()),
         credentials,
     );
     let waiting = |message: String| StepOutcome::Waiting {

@@ -82,8 +82,12 @@ pub struct DatabaseArgs {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderCheckVia {
+    /// The store's public URL through the ingress (an orchestrator outside the cluster).
     Ingress,
+    /// The engine's Service by its DNS name (an orchestrator inside the cluster).
     Service,
+    /// The engine Service's cluster IP read from the API (an orchestrator on the node itself).
+    ServiceIp,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -62,6 +62,7 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
         order_check_via: match args.order_check_via {
             OrderCheckVia::Ingress => storefleet_cluster::OrderCheckVia::Ingress,
             OrderCheckVia::Service => storefleet_cluster::OrderCheckVia::Service,
+            OrderCheckVia::ServiceIp => storefleet_cluster::OrderCheckVia::ServiceIp,
         },
         ..ClusterSettings::default()
     })

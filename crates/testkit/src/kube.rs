@@ -122,10 +122,7 @@ fn start_or_reuse() -> Result<TestCluster, NoCluster> {
             state_dir: None,
         });
     }
-    let assets = PathBuf::from(
-        std::env::var("KUBEBUILDER_ASSETS")
-            .unwrap_or_else(|_| "/usr/local/kubebuilder/bin".to_owned()),
-    );
+    let assets = assets_dir();
     let apiserver = assets.join("kube-apiserver");
     if !apiserver.is_file() {
         return Err(NoCluster::Missing(format!(
@@ -137,7 +134,36 @@ fn start_or_reuse() -> Result<TestCluster, NoCluster> {
         NoCluster::Missing("no etcd binary (KUBEBUILDER_ASSETS, PATH or ./.tools)".to_owned())
     })?;
     let kcm = Some(assets.join("kube-controller-manager")).filter(|p| p.is_file());
-    start(&apiserver, &etcd, kcm.as_deref()).map_err(NoCluster::Failed)
+    let plan = ControlPlane {
+        apiserver,
+        etcd,
+        kcm,
+        full_controllers: None,
+    };
+    start(&plan).map_err(NoCluster::Failed)
+}
+
+/// The binaries of a control plane and how much of it to run.
+pub(crate) struct ControlPlane {
+    pub apiserver: PathBuf,
+    pub etcd: PathBuf,
+    pub kcm: Option<PathBuf>,
+    /// For a real node: every default controller and this scheduler, and the API server
+    /// advertised on this node address so pods reach it through the `kubernetes` Service.
+    pub full_controllers: Option<FullControllers>,
+}
+
+pub(crate) struct FullControllers {
+    pub scheduler: PathBuf,
+    pub node_ip: String,
+}
+
+/// The envtest binaries directory (`KUBEBUILDER_ASSETS`, default `/usr/local/kubebuilder/bin`).
+pub(crate) fn assets_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var("KUBEBUILDER_ASSETS")
+            .unwrap_or_else(|_| "/usr/local/kubebuilder/bin".to_owned()),
+    )
 }
 
 /// Controller names changed in v1.33 (a `-controller` suffix); ask the binary which it knows.
@@ -154,7 +180,7 @@ fn controller_names(kcm: &Path) -> &'static str {
     }
 }
 
-fn find_etcd(assets: &Path) -> Option<PathBuf> {
+pub(crate) fn find_etcd(assets: &Path) -> Option<PathBuf> {
     let mut candidates = vec![assets.join("etcd")];
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("etcd")));
@@ -181,11 +207,12 @@ fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
     }
 }
 
-fn make_pki(dir: &Path) -> Result<(), String> {
+fn make_pki(dir: &Path, node_ip: &str) -> Result<(), String> {
     std::fs::write(
         dir.join("server.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n\
-         subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n",
+        format!("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n\
+         subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,DNS:kubernetes.default,DNS:kubernetes,\
+         IP:10.96.0.1,IP:{node_ip}\n"),
     )
     .map_err(|e| e.to_string())?;
     openssl(
@@ -278,13 +305,16 @@ fn kubeconfig(dir: &Path, port: u16, user: &str, token: &str) -> String {
     )
 }
 
-fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluster, String> {
+/// Start a control plane under a watchdog that stops it when this test process exits.
+pub(crate) fn start(plan: &ControlPlane) -> Result<TestCluster, String> {
+    let (apiserver, etcd, kcm) = (&plan.apiserver, &plan.etcd, plan.kcm.as_deref());
+    let full = plan.full_controllers.as_ref();
     let dir = tempfile::Builder::new()
         .prefix("storefleet-k8s-")
         .tempdir()
         .map_err(|e| e.to_string())?
         .keep();
-    make_pki(&dir)?;
+    make_pki(&dir, full.map_or("127.0.0.1", |f| f.node_ip.as_str()))?;
     let admin_token = random_token();
     let kcm_token = random_token();
     std::fs::write(
@@ -293,11 +323,12 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
     )
     .map_err(|e| e.to_string())?;
     let port = |what: &str| crate::free_port().map_err(|e| format!("free port for {what}: {e}"));
-    let (etcd_port, peer_port, api_port, kcm_port) = (
+    let (etcd_port, peer_port, api_port, kcm_port, scheduler_port) = (
         port("etcd")?,
         port("etcd peer")?,
         port("apiserver")?,
         port("kcm")?,
+        port("scheduler")?,
     );
     let admin_kubeconfig = dir.join("admin.kubeconfig");
     std::fs::write(
@@ -318,12 +349,18 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
          --unsafe-no-fsync=true --log-level=warn",
         etcd = etcd.display()
     );
+    // With a real node, the API server advertises the node's address (a forwarder there leads
+    // to it) and keeps the `kubernetes` Service's endpoints itself; otherwise nothing runs pods.
+    let (advertise, endpoints) = match full {
+        Some(f) => (f.node_ip.as_str(), "lease"),
+        None => ("127.0.0.1", "none"),
+    };
     let api_cmd = format!(
-        "{api} --etcd-servers=http://127.0.0.1:{etcd_port} --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+        "{api} --etcd-servers=http://127.0.0.1:{etcd_port} --bind-address=127.0.0.1 --advertise-address={advertise} \
          --secure-port={api_port} --tls-cert-file={d}/server.crt --tls-private-key-file={d}/server.key \
          --client-ca-file={d}/ca.crt --token-auth-file={d}/tokens.csv --service-account-key-file={d}/sa.pub \
          --service-account-signing-key-file={d}/sa.key --service-account-issuer=https://kubernetes.default.svc \
-         --authorization-mode=RBAC --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
+         --authorization-mode=RBAC --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type={endpoints} \
          --allow-privileged=true --profiling=false --cert-dir={d}/certs --v=0",
         api = apiserver.display()
     );
@@ -335,7 +372,15 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
              --controllers={controllers} \
              --use-service-account-credentials=false --namespace-sync-period=10s --profiling=false --v=0",
             kcm = kcm.display(),
-            controllers = controller_names(kcm)
+            controllers = if full.is_some() { "'*'" } else { controller_names(kcm) }
+        )
+    });
+    let scheduler_cmd = full.map(|f| {
+        format!(
+            "{scheduler} --kubeconfig={d}/kcm.kubeconfig --authentication-kubeconfig={d}/kcm.kubeconfig \
+             --authorization-kubeconfig={d}/kcm.kubeconfig --bind-address=127.0.0.1 --secure-port={scheduler_port} \
+             --leader-elect=false --profiling=false --v=0",
+            scheduler = f.scheduler.display()
         )
     });
     // Everything runs under one watchdog that lives as long as this test process.
@@ -352,9 +397,16 @@ fn start(apiserver: &Path, etcd: &Path, kcm: Option<&Path>) -> Result<TestCluste
     } else {
         script.push_str("k=; ");
     }
+    if let Some(scheduler_cmd) = &scheduler_cmd {
+        script.push_str(&format!(
+            "(for i in $(seq 1 200); do [ -f {d}/api-ready ] && break; sleep 0.1; done; exec {scheduler_cmd}) > {d}/scheduler.log 2>&1 & k=\"$k $!\"; "
+        ));
+    }
     script.push_str(&format!(
-        "while [ -d /proc/{parent} ]; do sleep 0.5; done; a=$(cat {d}/apiserver.pid); kill $k $a 2>/dev/null; \
-         sleep 1; kill $e 2>/dev/null; sleep 1; kill -9 $k $a $e 2>/dev/null; rm -rf {d}",
+        "while [ -d /proc/{parent} ]; do sleep 0.5; done; \
+         if [ -d {d}/node ]; then for i in $(seq 1 120); do [ -f {d}/node-stopped ] && break; sleep 0.5; done; fi; \
+         a=$(cat {d}/apiserver.pid); kill $k $a 2>/dev/null; \
+         sleep 1; kill $e 2>/dev/null; sleep 1; kill -9 $k $a $e 2>/dev/null; rm -rf --one-file-system {d}",
         parent = std::process::id()
     ));
     Command::new("sh")

@@ -3,6 +3,8 @@
 
 pub mod kube;
 pub mod kubelet;
+pub mod node;
+mod node_services;
 pub mod postgres;
 pub mod rig;
 
