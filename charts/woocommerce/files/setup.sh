@@ -38,14 +38,14 @@ db_up() {
 # The WordPress container copies core into the shared volume and writes wp-config.php
 # on its first start; wp-cli needs both.
 files_ready() { [ -s "$WP_PATH/wp-config.php" ] && [ -e "$WP_PATH/wp-includes/version.php" ]; }
+# Any HTTP answer will do: a 500 can be WordPress's own "database tables are unavailable"
+# page for a half-installed site, which only this script repairs (see "core" below).
 http_up() {
   php -r '
     $ctx = stream_context_create(["http" => ["ignore_errors" => true, "timeout" => 5,
                                               "follow_location" => 0]]);
     @file_get_contents(getenv("WP_INTERNAL_URL") . "/wp-login.php", false, $ctx);
-    if (empty($http_response_header[0])) exit(1);
-    preg_match("{HTTP/\S+ (\d+)}", $http_response_header[0], $m);
-    exit(isset($m[1]) && (int)$m[1] < 500 ? 0 : 1);'
+    exit(empty($http_response_header[0]) ? 1 : 0);'
 }
 
 wait_for "database ${WORDPRESS_DB_HOST}" db_up
@@ -64,6 +64,29 @@ log "mail suppressed (mu-plugin)"
 if wp core is-installed 2>/dev/null; then
   log "WordPress already installed"
 else
+  # A `wp core install` killed between creating the tables and writing siteurl leaves
+  # tables without a site: WordPress, `wp core is-installed` and `wp core install` then
+  # all stop at "One or more database tables are unavailable", for good. Such a
+  # database holds no site yet: drop its core tables so the install can start over.
+  php -r '
+    mysqli_report(MYSQLI_REPORT_OFF);
+    $h = getenv("WORDPRESS_DB_HOST"); $port = null;
+    if (preg_match("/^(.*):(\d+)$/", $h, $m)) { $h = $m[1]; $port = (int) $m[2]; }
+    $db = mysqli_connect($h, getenv("WORDPRESS_DB_USER"), getenv("WORDPRESS_DB_PASSWORD"),
+                         getenv("WORDPRESS_DB_NAME"), $port);
+    if (!$db) { fwrite(STDERR, "database: " . mysqli_connect_error() . "\n"); exit(1); }
+    $p = getenv("WORDPRESS_TABLE_PREFIX") ?: "wp_";
+    $r = @$db->query("SELECT 1 FROM `{$p}options` WHERE option_name = \"siteurl\"");
+    if ($r && $r->num_rows > 0) exit(0);
+    $tables = array("commentmeta", "comments", "links", "options", "postmeta", "posts",
+                    "term_relationships", "term_taxonomy", "termmeta", "terms", "usermeta", "users");
+    foreach ($tables as $t) {
+      $r = $db->query("SHOW TABLES LIKE \"" . $db->real_escape_string($p . $t) . "\"");
+      if ($r && $r->num_rows > 0) {
+        if (!$db->query("DROP TABLE `{$p}{$t}`")) { fwrite(STDERR, $db->error . "\n"); exit(1); }
+        echo "dropped {$p}{$t} (interrupted core install)\n";
+      }
+    }'
   log "installing WordPress at $STORE_URL"
   wp core install --url="$STORE_URL" --title="$STORE_NAME" --admin_user="$ADMIN_USER" \
     --admin_password="$ADMIN_PASSWORD" --admin_email="$ADMIN_EMAIL" --skip-email
