@@ -63,6 +63,16 @@ RESULTS_FILE=$(mktemp)
 trap 'rm -f "$RESULTS_FILE"' EXIT
 export RESULTS_FILE STOREFLEET_IMAGE_CACHE=$CACHE
 
+# already_loaded REF TAR: the containerd has REF with the archive's image id (config
+# digest), so importing again (tens of seconds for a big image) would change nothing.
+already_loaded() {
+  local want manifest
+  want=$(cat "$2.id" 2>/dev/null) || return 1
+  manifest=$(ctr --address "$LOAD" -n k8s.io images ls "name==$1" 2>/dev/null | awk 'NR==2{print $3}')
+  [[ -n $want && -n $manifest ]] || return 1
+  ctr --address "$LOAD" -n k8s.io content get "$manifest" 2>/dev/null | grep -q "\"$want\""
+}
+
 row() { printf '%-13s %-52s %10s %6s  %s\n' "$@"; }
 row IMAGE REF SIZE TIME STATUS
 for name in "${SELECTED[@]}"; do
@@ -73,13 +83,18 @@ for name in "${SELECTED[@]}"; do
   if [[ -n $LOAD ]] && line=$(grep -P "^IMAGE\t$name\t" "$RESULTS_FILE" | tail -1) &&
      [[ $(cut -f6 <<<"$line") != skipped* ]]; then
     tar=$(cut -f7 <<<"$line")
-    t0=$(date +%s)
-    if ! out=$(ctr --address "$LOAD" -n k8s.io images import "$tar" 2>&1); then
-      printf '%s\n' "$out" >&2
-      echo "build-images: image '$name': step 'ctr images import $tar' failed" >&2
-      exit 1
+    ref=$(cut -f3 <<<"$line")
+    if already_loaded "$ref" "$tar"; then
+      loaded=", already in containerd"
+    else
+      t0=$(date +%s)
+      if ! out=$(ctr --address "$LOAD" -n k8s.io images import "$tar" 2>&1); then
+        printf '%s\n' "$out" >&2
+        echo "build-images: image '$name': step 'ctr images import $tar' failed" >&2
+        exit 1
+      fi
+      loaded=", loaded in $(( $(date +%s) - t0 ))s"
     fi
-    loaded=", loaded in $(( $(date +%s) - t0 ))s"
   else
     loaded=""
   fi

@@ -193,7 +193,7 @@ set_passwd_user() {
 image_cached() {
   local hash=$1 tar="$IMAGE_CACHE/$CURRENT_IMAGE.tar"
   INPUT_HASH=$hash
-  if [[ ${STOREFLEET_IMAGE_REBUILD:-} != 1 && -f $tar && -f $tar.inputs ]] &&
+  if [[ ${STOREFLEET_IMAGE_REBUILD:-} != 1 && -f $tar && -f $tar.inputs && -f $tar.id ]] &&
      [[ $(cat "$tar.inputs") == "$hash $IMAGE_REF" ]]; then
     image_report cached
     return 0
@@ -208,7 +208,7 @@ write_image() {
   step "write image archive ($IMAGE_REF)"
   rm -f "$tar.inputs"
   run "$PYTHON" "$IMAGES_DIR/oci.py" --rootfs "$rootfs" --ref "$IMAGE_REF" \
-      --config "$config" --out "$tar.tmp"
+      --config "$config" --out "$tar.tmp" --id-file "$tar.id"
   mv "$tar.tmp" "$tar"
   echo "$INPUT_HASH $IMAGE_REF" >"$tar.inputs"
   image_report built

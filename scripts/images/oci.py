@@ -112,6 +112,7 @@ def main():
     ap.add_argument("--ref", required=True, help="image reference, e.g. docker.io/library/redis:7")
     ap.add_argument("--config", required=True, help="JSON file with Entrypoint/Cmd/Env/...")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--id-file", help="write the image id (config digest) here")
     a = ap.parse_args()
 
     if not os.path.isdir(a.rootfs):
@@ -166,6 +167,9 @@ def main():
             outer.addfile(ti, layer)
             add_bytes(f"{config_id}.json", config_bytes)
             add_bytes("manifest.json", manifest_bytes)
+    if a.id_file:
+        with open(a.id_file, "w") as f:
+            f.write(f"sha256:{config_id}\n")
     print(f"{a.ref} config sha256:{config_id} layer sha256:{diff_id} {layer_size} bytes")
 
 
