@@ -12,9 +12,14 @@
 //!   collection → payment session with the system provider (`pp_system_default`) →
 //!   complete → `{type: "order"}`.
 //!
-//! Every failure names the step, and for HTTP errors the status and the engine's own message
-//! from its JSON error body, e.g. `checkout returned 400: The cod payment gateway is not
-//! available.`
+//! Every failure ([`OrderCheckFailure`]) names the step, and for HTTP errors the status and
+//! the engine's own message (from its JSON error body, or the text of an HTML error page),
+//! e.g. `checkout returned 400: The cod payment gateway is not available.`, followed by the
+//! timings of the steps that ran. Messages say what the owner can act on: a product that
+//! exists but is out of stock is reported as such ([`OrderCheckError::NothingToBuy`]); a
+//! lost connection or timeout while the order is being placed says that an order may exist
+//! ([`OrderCheckError::OutcomeUnknown`]); a failed admin verification names the order that
+//! was placed ([`OrderCheckError::NotVerified`]).
 //!
 //! Test orders are marked: the customer e-mail is
 //! `order-check+<uuid-v7>@`[`TEST_ORDER_EMAIL_DOMAIN`] (a subdomain of `example.com`, which
@@ -116,7 +121,7 @@ pub struct OrderReport {
     pub total: Duration,
 }
 
-/// Why no order was placed. `Display` is meant for operators and store conditions:
+/// Why the check did not pass. `Display` is meant for the store's owner and operators:
 /// `checkout returned 400: Invalid payment method.`
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderCheckError {
@@ -124,7 +129,8 @@ pub enum OrderCheckError {
     #[error("invalid target: {0}")]
     InvalidTarget(String),
     /// The engine answered with an HTTP error; `message` is the engine's own (from its JSON
-    /// error body when it sent one), `code` its machine-readable code when it had one.
+    /// error body when it sent one, else the text of its HTML error page), `code` its
+    /// machine-readable code when it had one.
     #[error("{step} returned {status}: {message}")]
     Status {
         step: &'static str,
@@ -132,9 +138,15 @@ pub enum OrderCheckError {
         message: String,
         code: Option<String>,
     },
-    /// No HTTP answer: connection refused, DNS, TLS, timeout, body cut off.
+    /// No HTTP answer: connection refused, DNS, TLS, timeout, connection lost, body cut off.
+    /// `maybe_delivered` is false only when the request certainly never reached the store
+    /// (no connection could be made).
     #[error("{step} failed: {message}")]
-    Transport { step: &'static str, message: String },
+    Transport {
+        step: &'static str,
+        message: String,
+        maybe_delivered: bool,
+    },
     /// The engine answered with success but declined to turn the cart into an order
     /// (Medusa: HTTP 200 `{"type": "cart", "error": {...}}` from complete-cart when payment
     /// authorization failed); `message` is the engine's own.
@@ -144,10 +156,44 @@ pub enum OrderCheckError {
         message: String,
         code: Option<String>,
     },
-    /// An answer the check cannot use (not JSON, a required field missing, no product, an
-    /// order in a failed state, or the engine refusing the order in a success response).
+    /// The store has nothing the check can buy: no product, or products that exist but are
+    /// out of stock, unpriced or otherwise not purchasable. `detail` says which and why.
+    #[error("{step}: no product can be bought: {detail}")]
+    NothingToBuy { step: &'static str, detail: String },
+    /// An answer the check cannot use (not JSON, a required field missing, an order in a
+    /// failed state).
     #[error("{step}: unexpected response: {detail}")]
     Unexpected { step: &'static str, detail: String },
+    /// The step that turns the cart into an order (WooCommerce `checkout`, Medusa
+    /// `complete_cart`) got no usable answer after the request may have reached the store
+    /// (connection lost, timeout, a 500/502/504): the store may have taken the order. `email`
+    /// is the test order's customer e-mail, to look it up by.
+    #[error("{cause}; it is UNKNOWN whether an order was placed (one may exist: look in the store's orders for one from {email})")]
+    OutcomeUnknown {
+        email: String,
+        cause: Box<OrderCheckError>,
+    },
+    /// Order `order_id` was placed, but confirming it through the engine's admin API failed.
+    #[error(
+        "order {order_id} was placed, but verifying it through the admin API failed: {cause}{}",
+        verify_hint(cause)
+    )]
+    NotVerified {
+        order_id: String,
+        cause: Box<OrderCheckError>,
+    },
+}
+
+/// What the owner can do about a failed admin verification, when the cause says it.
+fn verify_hint(cause: &OrderCheckError) -> &'static str {
+    match cause {
+        OrderCheckError::Status {
+            step: "admin_login",
+            status: 400 | 401 | 403,
+            ..
+        } => " (the store's admin e-mail/password do not log in: fix the admin credentials)",
+        _ => "",
+    }
 }
 
 impl OrderCheckError {
@@ -158,18 +204,90 @@ impl OrderCheckError {
             OrderCheckError::Status { step, .. }
             | OrderCheckError::Transport { step, .. }
             | OrderCheckError::Refused { step, .. }
+            | OrderCheckError::NothingToBuy { step, .. }
             | OrderCheckError::Unexpected { step, .. } => Some(step),
+            OrderCheckError::OutcomeUnknown { cause, .. }
+            | OrderCheckError::NotVerified { cause, .. } => cause.step(),
         }
     }
 
-    /// The HTTP status the engine answered with, for [`OrderCheckError::Status`].
+    /// The HTTP status the engine answered with, for [`OrderCheckError::Status`] (also
+    /// inside an unknown outcome or a failed verification).
     pub fn http_status(&self) -> Option<u16> {
         match self {
             OrderCheckError::Status { status, .. } => Some(*status),
+            OrderCheckError::OutcomeUnknown { cause, .. }
+            | OrderCheckError::NotVerified { cause, .. } => cause.http_status(),
             _ => None,
         }
     }
+
+    /// Whether an order may exist in the store despite this error: the outcome of the final
+    /// step is unknown, or an order was placed and only its verification failed.
+    pub fn order_may_exist(&self) -> bool {
+        matches!(
+            self,
+            OrderCheckError::OutcomeUnknown { .. } | OrderCheckError::NotVerified { .. }
+        )
+    }
 }
+
+/// A failed check: why, and the steps that ran until then (the last one is the one that
+/// failed). `Display` is the error followed by the step timings:
+/// `add_item returned 400: … (steps: cart 12 ms, find_product 40 ms, add_item failed after
+/// 8 ms; total 61 ms)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCheckFailure {
+    pub error: OrderCheckError,
+    /// Every step that ran, in order, including the failed one (empty for an invalid target).
+    pub steps: Vec<StepTiming>,
+    pub total: Duration,
+}
+
+impl OrderCheckFailure {
+    /// The step that failed, if one did (not for an invalid target).
+    pub fn step(&self) -> Option<&'static str> {
+        self.error.step()
+    }
+
+    /// The HTTP status the engine answered the failed step with, if it did.
+    pub fn http_status(&self) -> Option<u16> {
+        self.error.http_status()
+    }
+
+    /// See [`OrderCheckError::order_may_exist`].
+    pub fn order_may_exist(&self) -> bool {
+        self.error.order_may_exist()
+    }
+}
+
+impl fmt::Display for OrderCheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)?;
+        if self.steps.is_empty() {
+            return Ok(());
+        }
+        let failed = self.error.step();
+        let last = self.steps.len() - 1;
+        f.write_str(" (steps: ")?;
+        for (i, s) in self.steps.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            let ms = s.duration.as_millis();
+            if i == last && failed == Some(s.step) {
+                write!(f, "{} failed after {ms} ms", s.step)?;
+            } else {
+                write!(f, "{} {ms} ms", s.step)?;
+            }
+        }
+        write!(f, "; total {} ms)", self.total.as_millis())
+    }
+}
+
+// No `source()`: `Display` already includes the error, and chains (anyhow's `{:#}`) would
+// print it twice.
+impl std::error::Error for OrderCheckFailure {}
 
 /// A fresh marked e-mail for one test order: `order-check+<uuid-v7>@storefleet.example.com`.
 pub fn test_order_email() -> String {
@@ -198,12 +316,36 @@ pub fn is_test_order_email(email: &str) -> bool {
 pub async fn place_test_order(
     http: &reqwest::Client,
     target: &Target,
-) -> Result<OrderReport, OrderCheckError> {
+) -> Result<OrderReport, OrderCheckFailure> {
+    let mut run = Run::new();
+    match place(http, target, &mut run).await {
+        Ok((order_id, email)) => {
+            tracing::debug!(engine = %target.engine, %order_id, total_ms = run.started.elapsed().as_millis() as u64, "test order placed");
+            Ok(OrderReport {
+                order_id,
+                email,
+                total: run.started.elapsed(),
+                steps: run.steps,
+            })
+        }
+        Err(error) => Err(OrderCheckFailure {
+            error,
+            total: run.started.elapsed(),
+            steps: run.steps,
+        }),
+    }
+}
+
+/// The order id and customer e-mail of the placed order.
+async fn place(
+    http: &reqwest::Client,
+    target: &Target,
+    run: &mut Run,
+) -> Result<(String, String), OrderCheckError> {
     let base = http::base_url(&target.base_url)?;
     let email = test_order_email();
-    let mut run = Run::new();
     let order_id = match target.engine {
-        Engine::Woocommerce => woocommerce::place_order(http, &base, &email, &mut run).await?,
+        Engine::Woocommerce => woocommerce::place_order(http, &base, &email, run).await?,
         Engine::Medusa => {
             let key = target
                 .credentials
@@ -217,16 +359,10 @@ pub async fn place_test_order(
                             .into(),
                     )
                 })?;
-            medusa::place_order(http, &base, key, &email, &mut run).await?
+            medusa::place_order(http, &base, key, &email, run).await?
         }
     };
-    tracing::debug!(engine = %target.engine, %order_id, total_ms = run.started.elapsed().as_millis() as u64, "test order placed");
-    Ok(OrderReport {
-        order_id,
-        email,
-        total: run.started.elapsed(),
-        steps: run.steps,
-    })
+    Ok((order_id, email))
 }
 
 /// Timings of the steps so far.
@@ -318,6 +454,7 @@ mod tests {
         let e = OrderCheckError::Transport {
             step: "cart",
             message: "connection refused".into(),
+            maybe_delivered: false,
         };
         assert_eq!(e.to_string(), "cart failed: connection refused");
         let e = OrderCheckError::Unexpected {
@@ -328,5 +465,66 @@ mod tests {
             e.to_string(),
             "cart: unexpected response: no Cart-Token header"
         );
+    }
+
+    #[test]
+    fn failures_show_the_step_timings_and_the_failed_step() {
+        let ms = Duration::from_millis;
+        let failure = OrderCheckFailure {
+            error: OrderCheckError::Status {
+                step: "add_item",
+                status: 400,
+                message: "Invalid product.".into(),
+                code: None,
+            },
+            steps: vec![
+                StepTiming {
+                    step: "cart",
+                    duration: ms(12),
+                },
+                StepTiming {
+                    step: "find_product",
+                    duration: ms(40),
+                },
+                StepTiming {
+                    step: "add_item",
+                    duration: ms(8),
+                },
+            ],
+            total: ms(61),
+        };
+        assert_eq!(
+            failure.to_string(),
+            "add_item returned 400: Invalid product. (steps: cart 12 ms, find_product 40 ms, add_item failed after 8 ms; total 61 ms)"
+        );
+        assert_eq!(failure.step(), Some("add_item"));
+        assert_eq!(failure.http_status(), Some(400));
+        assert!(!failure.order_may_exist());
+        let invalid = OrderCheckFailure {
+            error: OrderCheckError::InvalidTarget("base URL \"x\"".into()),
+            steps: vec![],
+            total: ms(0),
+        };
+        assert_eq!(invalid.to_string(), "invalid target: base URL \"x\"");
+    }
+
+    #[test]
+    fn a_failed_verification_names_the_placed_order() {
+        let e = OrderCheckError::NotVerified {
+            order_id: "order_01".into(),
+            cause: Box::new(OrderCheckError::Status {
+                step: "admin_login",
+                status: 401,
+                message: "Invalid email or password".into(),
+                code: Some("unauthorized".into()),
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "order order_01 was placed, but verifying it through the admin API failed: admin_login returned 401: Invalid email or password (the store's admin e-mail/password do not log in: fix the admin credentials)"
+        );
+        assert_eq!(e.step(), Some("admin_login"));
+        assert_eq!(e.http_status(), Some(401));
+        assert!(e.order_may_exist());
     }
 }

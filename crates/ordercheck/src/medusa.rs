@@ -70,13 +70,16 @@ pub(crate) async fn place_order(
         })
         .await?;
 
-    let variant_id = run
+    let variant = run
         .step("find_variant", async {
             const STEP: &str = "find_variant";
             let reply = call(
                 STEP,
                 store.get("/store/products").query(&[
-                    ("fields", "*variants,*variants.calculated_price"),
+                    (
+                        "fields",
+                        "*variants,*variants.calculated_price,+variants.inventory_quantity",
+                    ),
                     ("region_id", region_id.as_str()),
                     ("limit", "20"),
                 ]),
@@ -92,10 +95,11 @@ pub(crate) async fn place_order(
             STEP,
             store.post(
                 &format!("/store/carts/{cart_id}/line-items"),
-                &json!({"variant_id": variant_id, "quantity": 1}),
+                &json!({"variant_id": variant.id, "quantity": 1}),
             ),
         )
-        .await?;
+        .await
+        .map_err(|e| out_of_stock(STEP, &variant, e))?;
         let items = reply
             .body
             .pointer("/cart/items")
@@ -187,7 +191,9 @@ pub(crate) async fn place_order(
             STEP,
             store.post(&format!("/store/carts/{cart_id}/complete"), &json!({})),
         )
-        .await?;
+        .await
+        .map_err(http::placing(email))
+        .map_err(|e| out_of_stock(STEP, &variant, e))?;
         completed_order(&reply.body)
     })
     .await
@@ -219,7 +225,7 @@ fn completed_order(body: &Value) -> Result<String, OrderCheckError> {
             step: STEP,
             detail: format!(
                 "want {{\"type\": \"order\"}}, got {}",
-                http::snippet(body.to_string().as_bytes())
+                http::json_snippet(body)
             ),
         }),
     }
@@ -276,37 +282,145 @@ fn pick_region(body: &Value) -> Result<(String, Address), OrderCheckError> {
     })
 }
 
-/// The demo product's variant (SKU `STOREFLEET-DEMO-1`), else the first variant with a
-/// price in the region.
-fn pick_variant(body: &Value) -> Result<String, OrderCheckError> {
+/// The variant the check buys, and how to name it in messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Variant {
+    id: String,
+    /// `"Storefleet demo product" (SKU STOREFLEET-DEMO-1)`
+    label: String,
+}
+
+/// Medusa's answer when a variant lacks stock (adding it to the cart, or completing the
+/// cart) becomes "out of stock" naming the product; everything else is left as it is.
+fn out_of_stock(step: &'static str, variant: &Variant, e: OrderCheckError) -> OrderCheckError {
+    match &e {
+        OrderCheckError::Status { message, code, .. }
+        | OrderCheckError::Refused { message, code, .. }
+            if code.as_deref() == Some("insufficient_inventory")
+                || message.to_ascii_lowercase().contains("required inventory") =>
+        {
+            OrderCheckError::NothingToBuy {
+                step,
+                detail: format!(
+                    "{} is out of stock (Medusa: {message}); restock it in the admin \
+                     (Inventory) or allow backorders",
+                    variant.label
+                ),
+            }
+        }
+        _ => e,
+    }
+}
+
+/// The demo product's variant (SKU `STOREFLEET-DEMO-1`), else the first other variant; each
+/// only with a price in the region and stock (or no inventory management, or backorders).
+/// When none qualifies, the error says why the ones that exist cannot be bought.
+fn pick_variant(body: &Value) -> Result<Variant, OrderCheckError> {
     const STEP: &str = "find_variant";
     let products = body
         .get("products")
         .and_then(Value::as_array)
         .ok_or_else(|| missing(STEP, "/products", body))?;
-    let variants: Vec<&Value> = products
+    let mut variants: Vec<(&Value, &Value)> = products
         .iter()
-        .filter_map(|p| p.get("variants").and_then(Value::as_array))
-        .flatten()
-        .collect();
-    let priced = |v: &&&Value| v.get("calculated_price").is_none_or(|p| !p.is_null());
-    variants
-        .iter()
-        .find(|v| v.get("sku").and_then(Value::as_str) == Some(DEMO_PRODUCT_SKU))
-        .or_else(|| variants.iter().find(priced))
-        .and_then(|v| v.get("id").and_then(Value::as_str))
-        .map(str::to_owned)
-        .ok_or_else(|| OrderCheckError::Unexpected {
-            step: STEP,
-            detail: if products.is_empty() {
-                "no product in the publishable key's sales channel".to_owned()
-            } else {
-                format!(
-                    "no variant with a price in the region among {} product(s)",
-                    products.len()
-                )
-            },
+        .flat_map(|p| {
+            p.get("variants")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(move |v| (p, v))
         })
+        .collect();
+    let is_demo = |v: &Value| v.get("sku").and_then(Value::as_str) == Some(DEMO_PRODUCT_SKU);
+    // The demo variant first, the rest in the store's order.
+    variants.sort_by_key(|(_, v)| !is_demo(v));
+    let problems: Vec<(String, &'static str)> = variants
+        .iter()
+        .map(|(p, v)| (variant_label(p, v), unbuyable(v).unwrap_or("")))
+        .collect();
+    if let Some(((_, v), (label, _))) = variants
+        .iter()
+        .zip(&problems)
+        .find(|(_, (_, problem))| problem.is_empty())
+    {
+        if let Some(id) = v.get("id").and_then(Value::as_str) {
+            return Ok(Variant {
+                id: id.to_owned(),
+                label: label.clone(),
+            });
+        }
+    }
+    let detail = if products.is_empty() {
+        "the store lists no product: publish one in the publishable key's sales channel".to_owned()
+    } else if variants.is_empty() {
+        format!("{} product(s) but no variant", products.len())
+    } else {
+        let shown: Vec<String> = problems
+            .iter()
+            .take(3)
+            .map(|(label, problem)| format!("{label} {problem}"))
+            .collect();
+        let more = problems.len().saturating_sub(3);
+        let mut fixes = Vec::new();
+        if problems.iter().any(|(_, p)| *p == OUT_OF_STOCK) {
+            fixes.push("restock it in the admin (Inventory) or allow backorders");
+        }
+        if problems.iter().any(|(_, p)| *p == NO_PRICE) {
+            fixes.push("give it a price in the store's region's currency");
+        }
+        format!(
+            "{}{}{}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more variant(s)")
+            } else {
+                String::new()
+            },
+            if fixes.is_empty() { "" } else { ": " },
+            fixes.join(", or ")
+        )
+    };
+    Err(OrderCheckError::NothingToBuy { step: STEP, detail })
+}
+
+const OUT_OF_STOCK: &str = "is out of stock";
+const NO_PRICE: &str = "has no price in the region";
+
+/// Why a variant cannot be bought, if it cannot.
+fn unbuyable(v: &Value) -> Option<&'static str> {
+    if v.get("calculated_price").is_some_and(Value::is_null) {
+        return Some(NO_PRICE);
+    }
+    let managed = v.get("manage_inventory").and_then(Value::as_bool) != Some(false);
+    let backorder = v.get("allow_backorder").and_then(Value::as_bool) == Some(true);
+    let quantity = v.get("inventory_quantity").and_then(Value::as_i64);
+    if managed && !backorder && quantity.is_some_and(|q| q <= 0) {
+        return Some(OUT_OF_STOCK);
+    }
+    if v.get("id").and_then(Value::as_str).is_none() {
+        return Some("has no id");
+    }
+    None
+}
+
+/// `"Storefleet demo product" (SKU STOREFLEET-DEMO-1)` for messages.
+fn variant_label(product: &Value, variant: &Value) -> String {
+    let title = product
+        .get("title")
+        .and_then(Value::as_str)
+        .or_else(|| variant.get("title").and_then(Value::as_str))
+        .unwrap_or("a product");
+    match variant
+        .get("sku")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(sku) => format!("{title:?} (SKU {sku})"),
+        None => format!(
+            "{title:?} (variant {})",
+            variant.get("id").and_then(Value::as_str).unwrap_or("?")
+        ),
+    }
 }
 
 /// A flat-rate option first (a calculated one needs the provider to price it).
@@ -345,8 +459,24 @@ fn address_json(a: &Address) -> Value {
 
 /// Whether order `order_id` exists, asked through Medusa's admin API with an admin's
 /// e-mail/password (`POST /auth/user/emailpass` → bearer token → `GET /admin/orders/{id}`).
-/// `Ok(false)` when the store answers 404 for the order; errors for everything else.
+/// `Ok(false)` when the store answers 404 for the order; for everything else an
+/// [`OrderCheckError::NotVerified`] that names the order.
 pub async fn verify_order_via_admin(
+    http: &reqwest::Client,
+    base_url: &str,
+    admin_email: &str,
+    admin_password: &str,
+    order_id: &str,
+) -> Result<bool, OrderCheckError> {
+    verify(http, base_url, admin_email, admin_password, order_id)
+        .await
+        .map_err(|cause| OrderCheckError::NotVerified {
+            order_id: order_id.to_owned(),
+            cause: Box::new(cause),
+        })
+}
+
+async fn verify(
     http: &reqwest::Client,
     base_url: &str,
     admin_email: &str,
@@ -422,10 +552,10 @@ mod tests {
                                       {"id": "v_priced", "sku": "Y", "calculated_price": {"calculated_amount": 5}}]},
             {"id": "p2", "variants": [{"id": "v_demo", "sku": "STOREFLEET-DEMO-1", "calculated_price": {"calculated_amount": 20}}]},
         ]});
-        assert_eq!(pick_variant(&body).unwrap(), "v_demo");
+        assert_eq!(pick_variant(&body).unwrap().id, "v_demo");
         let body = json!({"products": [{"id": "p1", "variants": [
             {"id": "v_unpriced", "calculated_price": null}, {"id": "v_priced", "calculated_price": {}}]}]});
-        assert_eq!(pick_variant(&body).unwrap(), "v_priced");
+        assert_eq!(pick_variant(&body).unwrap().id, "v_priced");
         assert!(pick_variant(&json!({"products": []}))
             .unwrap_err()
             .to_string()
@@ -438,5 +568,91 @@ mod tests {
             {"id": "so_calc", "price_type": "calculated"}, {"id": "so_flat", "price_type": "flat"}]});
         assert_eq!(pick_shipping_option(&body).unwrap(), "so_flat");
         assert!(pick_shipping_option(&json!({"shipping_options": []})).is_err());
+    }
+
+    #[test]
+    fn stock_decides_which_variant_is_bought() {
+        let product = |variants: Value| json!({"products": [{"id": "p1", "title": "Demo", "variants": variants}]});
+        // The demo variant without stock loses to another one with stock.
+        let body = json!({"products": [
+            {"id": "p1", "title": "Demo", "variants": [{"id": "v_demo", "sku": "STOREFLEET-DEMO-1",
+                "manage_inventory": true, "allow_backorder": false, "inventory_quantity": 0, "calculated_price": {}}]},
+            {"id": "p2", "title": "Mug", "variants": [{"id": "v_mug", "sku": "MUG",
+                "manage_inventory": true, "inventory_quantity": 3, "calculated_price": {}}]},
+        ]});
+        let v = pick_variant(&body).unwrap();
+        assert_eq!(
+            (v.id.as_str(), v.label.as_str()),
+            ("v_mug", "\"Mug\" (SKU MUG)")
+        );
+        // Backorders or no inventory management: buyable at 0.
+        for extra in [
+            json!({"allow_backorder": true}),
+            json!({"manage_inventory": false}),
+        ] {
+            let mut variant = json!({"id": "v_demo", "sku": "STOREFLEET-DEMO-1", "inventory_quantity": 0, "calculated_price": {}});
+            for (k, val) in extra.as_object().unwrap() {
+                variant[k] = val.clone();
+            }
+            assert_eq!(
+                pick_variant(&product(json!([variant]))).unwrap().id,
+                "v_demo"
+            );
+        }
+        // No quantity in the answer (older Medusa, no stock location): assume buyable.
+        assert_eq!(
+            pick_variant(&product(json!([{"id": "v1", "calculated_price": {}}])))
+                .unwrap()
+                .id,
+            "v1"
+        );
+        let e = pick_variant(&product(json!([
+            {"id": "v_demo", "sku": "STOREFLEET-DEMO-1", "inventory_quantity": 0, "calculated_price": {}},
+            {"id": "v_x", "sku": "X", "calculated_price": null}
+        ])))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "find_variant: no product can be bought: \"Demo\" (SKU STOREFLEET-DEMO-1) is out of stock; \"Demo\" (SKU X) has no price in the region: restock it in the admin (Inventory) or allow backorders, or give it a price in the store's region's currency"
+        );
+        assert!(matches!(e, OrderCheckError::NothingToBuy { .. }));
+    }
+
+    #[test]
+    fn medusa_stock_errors_become_out_of_stock() {
+        let variant = Variant {
+            id: "v1".into(),
+            label: "\"Demo\" (SKU D)".into(),
+        };
+        let e = out_of_stock(
+            "add_line_item",
+            &variant,
+            OrderCheckError::Status {
+                step: "add_line_item",
+                status: 400,
+                message: "Some variant does not have the required inventory".into(),
+                code: Some("not_allowed".into()),
+            },
+        );
+        assert!(
+            matches!(
+                e,
+                OrderCheckError::NothingToBuy {
+                    step: "add_line_item",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let other = OrderCheckError::Status {
+            step: "add_line_item",
+            status: 400,
+            message: "Cart is already completed".into(),
+            code: None,
+        };
+        assert_eq!(
+            out_of_stock("add_line_item", &variant, other.clone()),
+            other
+        );
     }
 }

@@ -48,7 +48,8 @@ pub(crate) async fn place_order(
                 .header(CART_TOKEN, &token)
                 .json(&json!({"id": product_id, "quantity": 1})),
         )
-        .await?;
+        .await
+        .map_err(|e| cannot_buy("add_item", e))?;
         let count = reply.body.get("items_count").and_then(Value::as_u64);
         let items = reply
             .body
@@ -83,7 +84,9 @@ pub(crate) async fn place_order(
                     "payment_method": "cod",
                 })),
         )
-        .await?;
+        .await
+        .map_err(http::placing(email))
+        .map_err(|e| cannot_buy("checkout", e))?;
         checked_order(&reply.body)
     })
     .await
@@ -153,7 +156,31 @@ fn address_json(a: &Address, email: Option<&str>) -> Value {
     v
 }
 
-/// The demo product by SKU, else the first purchasable, in-stock simple product.
+/// WooCommerce refusing the product itself (out of stock, not purchasable) becomes
+/// [`OrderCheckError::NothingToBuy`] with the engine's own message.
+fn cannot_buy(step: &'static str, e: OrderCheckError) -> OrderCheckError {
+    match &e {
+        OrderCheckError::Status {
+            message,
+            code: Some(code),
+            ..
+        } if code.contains("out_of_stock")
+            || code.contains("not_purchasable")
+            || code.contains("no_stock") =>
+        {
+            OrderCheckError::NothingToBuy {
+                step,
+                detail: format!(
+                    "{message} (restock the product, or make it purchasable: published, with a price)"
+                ),
+            }
+        }
+        _ => e,
+    }
+}
+
+/// The demo product by SKU, else the first purchasable, in-stock simple product. When there
+/// is none, the error says why the products that exist cannot be bought.
 async fn find_product(http: &reqwest::Client, api: &str) -> Result<u64, OrderCheckError> {
     const STEP: &str = "find_product";
     let by_sku = call(
@@ -162,8 +189,13 @@ async fn find_product(http: &reqwest::Client, api: &str) -> Result<u64, OrderChe
             .query(&[("sku", DEMO_PRODUCT_SKU), ("per_page", "1")]),
     )
     .await?;
-    if let Some(id) = purchasable(&by_sku.body, STEP)?.first() {
-        return Ok(*id);
+    let is_demo = |p: &&Value| p.get("sku").and_then(Value::as_str) == Some(DEMO_PRODUCT_SKU);
+    let demo: Vec<&Value> = products(&by_sku.body, STEP)?
+        .iter()
+        .filter(is_demo)
+        .collect();
+    if let Some(id) = demo.iter().find_map(|p| purchasable(p).ok()) {
+        return Ok(id);
     }
     let any = call(
         STEP,
@@ -171,37 +203,92 @@ async fn find_product(http: &reqwest::Client, api: &str) -> Result<u64, OrderChe
             .query(&[("per_page", "20")]),
     )
     .await?;
-    purchasable(&any.body, STEP)?
-        .first()
-        .copied()
-        .ok_or_else(|| OrderCheckError::Unexpected {
-            step: STEP,
-            detail: format!(
-                "no purchasable, in-stock simple product (none with SKU {DEMO_PRODUCT_SKU} either)"
-            ),
+    let all = products(&any.body, STEP)?;
+    if let Some(id) = all.iter().find_map(|p| purchasable(p).ok()) {
+        return Ok(id);
+    }
+    let demo_problem = demo.first().and_then(|p| {
+        purchasable(p)
+            .err()
+            .map(|why| format!("{} {why}", label(p)))
+    });
+    let others: Vec<String> = all
+        .iter()
+        .filter(|p| !is_demo(p))
+        .filter_map(|p| {
+            purchasable(p)
+                .err()
+                .map(|why| format!("{} {why}", label(p)))
         })
+        .collect();
+    let mut parts = Vec::new();
+    match demo_problem {
+        Some(problem) => parts.push(problem),
+        None => parts.push(format!("there is no product with SKU {DEMO_PRODUCT_SKU}")),
+    }
+    if others.is_empty() {
+        parts.push("no other product is listed".to_owned());
+    } else {
+        let more = others.len().saturating_sub(3);
+        let mut shown = others.into_iter().take(3).collect::<Vec<_>>().join("; ");
+        if more > 0 {
+            shown.push_str(&format!("; and {more} more"));
+        }
+        parts.push(shown);
+    }
+    Err(OrderCheckError::NothingToBuy {
+        step: STEP,
+        detail: format!(
+            "{}: restock a simple product, or make one purchasable (published, with a price)",
+            parts.join("; ")
+        ),
+    })
 }
 
-fn purchasable(body: &Value, step: &'static str) -> Result<Vec<u64>, OrderCheckError> {
-    let list = body.as_array().ok_or_else(|| OrderCheckError::Unexpected {
+fn products<'a>(body: &'a Value, step: &'static str) -> Result<&'a Vec<Value>, OrderCheckError> {
+    body.as_array().ok_or_else(|| OrderCheckError::Unexpected {
         step,
         detail: format!(
             "want a JSON array of products, got {}",
-            http::snippet(body.to_string().as_bytes())
+            http::json_snippet(body)
         ),
-    })?;
-    Ok(list
-        .iter()
-        .filter(|p| p.get("is_purchasable").and_then(Value::as_bool) != Some(false))
-        .filter(|p| p.get("is_in_stock").and_then(Value::as_bool) != Some(false))
-        .filter(|p| {
-            p.get("type")
-                .and_then(Value::as_str)
-                .is_none_or(|t| t == "simple")
-        })
-        .filter(|p| p.get("has_options").and_then(Value::as_bool) != Some(true))
-        .filter_map(|p| p.get("id").and_then(Value::as_u64))
-        .collect())
+    })
+}
+
+/// The product's id if the check can buy it (purchasable, in stock, simple, no options),
+/// else why not.
+fn purchasable(p: &Value) -> Result<u64, &'static str> {
+    if p.get("is_purchasable").and_then(Value::as_bool) == Some(false) {
+        return Err("is not purchasable (unpublished, or no price)");
+    }
+    if p.get("is_in_stock").and_then(Value::as_bool) == Some(false) {
+        return Err("is out of stock");
+    }
+    if p.get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "simple")
+        || p.get("has_options").and_then(Value::as_bool) == Some(true)
+    {
+        return Err("needs options chosen (not a simple product)");
+    }
+    p.get("id").and_then(Value::as_u64).ok_or("has no id")
+}
+
+/// `"Storefleet demo product" (SKU STOREFLEET-DEMO-1, id 34)` for messages.
+fn label(p: &Value) -> String {
+    let name = p.get("name").and_then(Value::as_str).unwrap_or("a product");
+    let id = p
+        .get("id")
+        .map(Value::to_string)
+        .unwrap_or_else(|| "?".into());
+    match p
+        .get("sku")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(sku) => format!("{:?} (SKU {sku}, id {id})", http::plain_text(name, 80)),
+        None => format!("{:?} (id {id})", http::plain_text(name, 80)),
+    }
 }
 
 #[cfg(test)]
@@ -246,7 +333,17 @@ mod tests {
             {"id": 3, "type": "simple", "is_purchasable": true, "is_in_stock": false},
             {"id": 4, "type": "simple", "is_purchasable": true, "is_in_stock": true, "has_options": false},
         ]);
-        assert_eq!(purchasable(&body, "find_product").unwrap(), vec![4]);
-        assert!(purchasable(&json!({"code": "x"}), "find_product").is_err());
+        let list = products(&body, "find_product").unwrap();
+        let verdicts: Vec<Result<u64, &str>> = list.iter().map(purchasable).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Err("needs options chosen (not a simple product)"),
+                Err("is not purchasable (unpublished, or no price)"),
+                Err("is out of stock"),
+                Ok(4)
+            ]
+        );
+        assert!(products(&json!({"code": "x"}), "find_product").is_err());
     }
 }

@@ -111,6 +111,74 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// A proxy in front of `upstream` that passes each request through (one per connection),
+/// except that for a request whose request line contains `cut` it delivers the request to
+/// the store, reads the store's answer, and closes the client's connection without passing
+/// it on: the store did the work, the client never hears back.
+async fn cutting_proxy(upstream: &str, cut: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = conn.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            let n = conn.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        // One request per upstream connection: ask the store to close after answering.
+        let mut request = buf[..head_end - 2].to_vec();
+        request.extend_from_slice(b"connection: close\r\n\r\n");
+        request.extend_from_slice(&buf[head_end..]);
+        Some(request)
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Some(request) = read_request(&mut client).await else {
+                    return;
+                };
+                let line = String::from_utf8_lossy(&request[..request.len().min(512)])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                let mut store = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                store.write_all(&request).await.unwrap();
+                let mut answer = Vec::new();
+                store.read_to_end(&mut answer).await.unwrap();
+                if line.contains(cut) {
+                    return; // dropping `client` closes the connection unanswered
+                }
+                let _ = client.write_all(&answer).await;
+                let _ = client.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 // ---- WooCommerce Store API -------------------------------------------------------------
 
 const WOO: &str = "/wp-json/wc/store/v1";
@@ -344,10 +412,10 @@ async fn woocommerce_checkout_errors_carry_the_engines_message() {
         let err = place_test_order(&client(), &woo_target(&store.base))
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), want);
+        assert_eq!(err.error.to_string(), want);
         assert_eq!(err.step(), Some("checkout"));
         assert_eq!(err.http_status(), Some(400));
-        match err {
+        match err.error {
             OrderCheckError::Status { code, .. } => assert_eq!(code.as_deref(), Some(want_code)),
             other => panic!("want a status error, got {other:?}"),
         }
@@ -369,7 +437,7 @@ async fn woocommerce_without_a_cart_token_stops_at_the_cart_step() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        err.error.to_string(),
         "cart: unexpected response: no Cart-Token header (a WooCommerce Store API answers GET /cart with one)"
     );
     assert_eq!(store.seen().len(), 1);
@@ -402,7 +470,7 @@ async fn woocommerce_store_refusing_the_token_reports_its_401() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        err.error.to_string(),
         "add_item returned 401: Missing the Nonce header. This endpoint requires a valid nonce."
     );
     assert_eq!(
@@ -459,8 +527,75 @@ async fn woocommerce_with_nothing_to_buy_says_so() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
-        "find_product: unexpected response: no purchasable, in-stock simple product (none with SKU STOREFLEET-DEMO-1 either)"
+        err.error.to_string(),
+        "find_product: no product can be bought: there is no product with SKU STOREFLEET-DEMO-1; \"Storefleet demo product\" (SKU SOLD-OUT, id 8) is out of stock: restock a simple product, or make one purchasable (published, with a price)"
+    );
+}
+
+#[tokio::test]
+async fn woocommerce_sold_out_demo_product_is_out_of_stock_not_missing() {
+    let store = fake(|req: &Seen| {
+        let path = req.path.strip_prefix(WOO).unwrap_or(&req.path);
+        match path {
+            "/cart" => ok(woo_cart(vec![])).header("Cart-Token", TOKEN),
+            "/products" if req.query.contains("sku=") => ok(json!([woo_product(
+                34,
+                "STOREFLEET-DEMO-1",
+                true,
+                false,
+                "simple"
+            )])),
+            "/products" => ok(json!([
+                woo_product(34, "STOREFLEET-DEMO-1", true, false, "simple"),
+                woo_product(7, "HOODIE", true, true, "variable"),
+            ])),
+            _ => panic!("nothing to add, got {}", req.path),
+        }
+    })
+    .await;
+    let err = place_test_order(&client(), &woo_target(&store.base))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "find_product: no product can be bought: \"Storefleet demo product\" (SKU STOREFLEET-DEMO-1, id 34) is out of stock; \"Storefleet demo product\" (SKU HOODIE, id 7) needs options chosen (not a simple product): restock a simple product, or make one purchasable (published, with a price)"
+    );
+    let text = err.to_string();
+    assert!(
+        !text.contains("missing") && !text.contains("not found"),
+        "{text}"
+    );
+    assert!(matches!(
+        err.error,
+        OrderCheckError::NothingToBuy {
+            step: "find_product",
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn woocommerce_refusing_a_sold_out_product_says_so() {
+    // The listing still says in stock (cached), adding it finds the stock gone.
+    let inner = woo_store(|_| panic!("no checkout after a refused item"));
+    let store = fake(move |req: &Seen| {
+        if req.path.ends_with("/cart/add-item") {
+            woo_error(
+                400,
+                "woocommerce_rest_product_out_of_stock",
+                "You cannot add &quot;Storefleet demo product&quot; to the cart because the product is out of stock.",
+            )
+        } else {
+            inner(req)
+        }
+    })
+    .await;
+    let err = place_test_order(&client(), &woo_target(&store.base))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "add_item: no product can be bought: You cannot add \"Storefleet demo product\" to the cart because the product is out of stock. (restock the product, or make it purchasable: published, with a price)"
     );
 }
 
@@ -474,10 +609,87 @@ async fn woocommerce_failed_order_status_is_not_a_pass() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string()
+        err.error
+            .to_string()
             .starts_with("checkout: unexpected response: order 146 has status \"failed\""),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn woocommerce_connection_lost_at_checkout_says_an_order_may_exist() {
+    let store = fake(woo_store(|req| {
+        ok(woo_order(
+            "processing",
+            "success",
+            req.body["billing_address"]["email"].as_str().unwrap(),
+        ))
+    }))
+    .await;
+    let proxy = cutting_proxy(&store.base, "/checkout").await;
+    let err = place_test_order(&client(), &woo_target(&proxy))
+        .await
+        .unwrap_err();
+    // The store did get the checkout (and took the order).
+    let seen = store.seen();
+    let checkout = seen.iter().find(|s| s.path.ends_with("/checkout")).unwrap();
+    let email = checkout.body["billing_address"]["email"].as_str().unwrap();
+    match &err.error {
+        OrderCheckError::OutcomeUnknown { email: e, cause } => {
+            assert_eq!(e, email);
+            assert!(
+                matches!(
+                    **cause,
+                    OrderCheckError::Transport {
+                        step: "checkout",
+                        maybe_delivered: true,
+                        ..
+                    }
+                ),
+                "{cause:?}"
+            );
+        }
+        other => panic!("want an unknown outcome, got {other:?}"),
+    }
+    assert!(err.order_may_exist());
+    assert_eq!(err.step(), Some("checkout"));
+    let text = err.to_string();
+    assert!(text.starts_with("checkout failed: "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "; it is UNKNOWN whether an order was placed (one may exist: look in the store's orders for one from {email})"
+        )),
+        "{text}"
+    );
+    // The step timings follow, the failed step last.
+    let steps: Vec<&str> = err.steps.iter().map(|s| s.step).collect();
+    assert_eq!(steps, ["cart", "find_product", "add_item", "checkout"]);
+    assert!(text.contains(" (steps: cart "), "{text}");
+    assert!(text.contains(" ms, checkout failed after "), "{text}");
+    assert!(text.ends_with(" ms)"), "{text}");
+}
+
+#[tokio::test]
+async fn woocommerce_critical_error_at_checkout_is_plain_text_and_unknown() {
+    // WordPress's fatal-error handler answers the REST request with HTML in its message.
+    let store = fake(woo_store(|_| {
+        with_status(
+            500,
+            json!({"code": "internal_server_error",
+                "message": "<p>There has been a critical error on this website.</p><p><a href=\"https://wordpress.org/documentation/article/faq-troubleshooting/\">Learn more about troubleshooting WordPress.</a></p>",
+                "data": {"status": 500}, "additional_errors": []}),
+        )
+    }))
+    .await;
+    let err = place_test_order(&client(), &woo_target(&store.base))
+        .await
+        .unwrap_err();
+    let text = err.error.to_string();
+    assert!(
+        text.starts_with("checkout returned 500: There has been a critical error on this website. Learn more about troubleshooting WordPress.; it is UNKNOWN whether an order was placed"),
+        "{text}"
+    );
+    assert!(!text.contains('<') && !text.contains("&"), "{text}");
 }
 
 #[tokio::test]
@@ -491,24 +703,36 @@ async fn a_proxy_error_page_and_a_dead_port_are_reported_per_step() {
     let err = place_test_order(&client(), &woo_target(&store.base))
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "cart returned 502: 502 Bad Gateway");
+    assert_eq!(
+        err.error.to_string(),
+        "cart returned 502: 502 Bad Gateway: nginx"
+    );
+    assert!(!err.order_may_exist());
 
     let port = storefleet_testkit::free_port().unwrap();
     let err = place_test_order(&client(), &woo_target(&format!("http://127.0.0.1:{port}")))
         .await
         .unwrap_err();
-    let text = err.to_string();
+    let text = err.error.to_string();
     assert!(text.starts_with("cart failed: "), "{text}");
     assert!(text.to_lowercase().contains("connect"), "{text}");
     assert!(matches!(
-        err,
-        OrderCheckError::Transport { step: "cart", .. }
+        err.error,
+        OrderCheckError::Transport {
+            step: "cart",
+            maybe_delivered: false,
+            ..
+        }
     ));
+    assert!(!err.order_may_exist());
 
     let err = place_test_order(&client(), &woo_target("not a url"))
         .await
         .unwrap_err();
-    assert!(matches!(err, OrderCheckError::InvalidTarget(_)), "{err:?}");
+    assert!(
+        matches!(err.error, OrderCheckError::InvalidTarget(_)),
+        "{err:?}"
+    );
 }
 
 // ---- Medusa v2 Store API -----------------------------------------------------------------
@@ -718,10 +942,10 @@ async fn medusa_complete_400_reports_the_engines_message() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        err.error.to_string(),
         "complete_cart returned 400: Payment sessions are required to complete cart"
     );
-    match err {
+    match err.error {
         OrderCheckError::Status { code, .. } => assert_eq!(code.as_deref(), Some("invalid_data")),
         other => panic!("{other:?}"),
     }
@@ -741,13 +965,105 @@ async fn medusa_cart_answer_from_complete_is_a_refusal() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        err.error.to_string(),
         "complete_cart refused the order: Payment authorization failed"
     );
     assert!(matches!(
-        err,
+        err.error,
         OrderCheckError::Refused { code: Some(ref c), .. } if c == "payment_authorization_error"
     ));
+}
+
+#[tokio::test]
+async fn medusa_connection_lost_at_complete_says_an_order_may_exist() {
+    let store = fake(medusa_store(|_| medusa_order())).await;
+    let proxy = cutting_proxy(&store.base, "/complete").await;
+    let err = place_test_order(&client(), &medusa_target(&proxy, Some(PK)))
+        .await
+        .unwrap_err();
+    assert!(store.seen().iter().any(|s| s.path.ends_with("/complete")));
+    assert!(err.order_may_exist(), "{err}");
+    let text = err.to_string();
+    assert!(text.starts_with("complete_cart failed: "), "{text}");
+    assert!(
+        text.contains("; it is UNKNOWN whether an order was placed (one may exist: look in the store's orders for one from order-check+"),
+        "{text}"
+    );
+    assert_eq!(err.steps.len(), 10);
+    assert!(text.contains("complete_cart failed after "), "{text}");
+}
+
+#[tokio::test]
+async fn medusa_gateway_error_at_complete_is_unknown_and_plain_text() {
+    let store = fake(medusa_store(|_| Answer {
+        status: 504,
+        headers: vec![("content-type", "text/html".into())],
+        body: "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n</body>\r\n</html>\r\n".into(),
+    }))
+    .await;
+    let err = place_test_order(&client(), &medusa_target(&store.base, Some(PK)))
+        .await
+        .unwrap_err();
+    assert!(
+        err.error.to_string().starts_with(
+            "complete_cart returned 504: 504 Gateway Time-out; it is UNKNOWN whether an order was placed"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.http_status(), Some(504));
+}
+
+#[tokio::test]
+async fn medusa_out_of_stock_demo_variant_is_not_missing() {
+    let inner = medusa_store(|_| medusa_order());
+    let store = fake(move |req: &Seen| {
+        if req.path == "/store/products" {
+            assert!(req.query.contains("inventory_quantity"), "{}", req.query);
+            let mut answer: Value = serde_json::from_str(&inner(req).body).unwrap();
+            answer["products"][0]["variants"][0]["inventory_quantity"] = json!(0);
+            ok(answer)
+        } else {
+            inner(req)
+        }
+    })
+    .await;
+    let err = place_test_order(&client(), &medusa_target(&store.base, Some(PK)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "find_variant: no product can be bought: \"Storefleet demo product\" (SKU STOREFLEET-DEMO-1) is out of stock: restock it in the admin (Inventory) or allow backorders"
+    );
+    assert_eq!(store.seen().len(), 3, "nothing added to the cart");
+    assert!(
+        err.to_string().contains("find_variant failed after "),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn medusa_refusing_the_variant_for_stock_says_out_of_stock() {
+    // Stock gone between listing and adding: Medusa's own insufficient-inventory error.
+    let inner = medusa_store(|_| medusa_order());
+    let store = fake(move |req: &Seen| {
+        if req.path.ends_with("/line-items") {
+            with_status(
+                400,
+                json!({"type": "not_allowed", "code": "insufficient_inventory",
+                    "message": "Some variant does not have the required inventory"}),
+            )
+        } else {
+            inner(req)
+        }
+    })
+    .await;
+    let err = place_test_order(&client(), &medusa_target(&store.base, Some(PK)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.error.to_string(),
+        "add_line_item: no product can be bought: \"Storefleet demo product\" (SKU STOREFLEET-DEMO-1) is out of stock (Medusa: Some variant does not have the required inventory); restock it in the admin (Inventory) or allow backorders"
+    );
 }
 
 #[tokio::test]
@@ -757,13 +1073,16 @@ async fn medusa_key_problems_are_precise() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        err.error.to_string(),
         "list_regions returned 400: A valid publishable key is required to proceed with the request"
     );
     let err = place_test_order(&client(), &medusa_target(&store.base, None))
         .await
         .unwrap_err();
-    assert!(matches!(err, OrderCheckError::InvalidTarget(_)), "{err:?}");
+    assert!(
+        matches!(err.error, OrderCheckError::InvalidTarget(_)),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("publishable API key"), "{err}");
     assert_eq!(store.seen().len(), 1, "no request without a key");
 }
@@ -783,7 +1102,7 @@ async fn medusa_without_shipping_options_names_the_likely_causes() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string().starts_with(
+        err.error.to_string().starts_with(
             "list_shipping_options: unexpected response: no shipping option for the cart"
         ),
         "{err}"
@@ -836,7 +1155,29 @@ async fn medusa_admin_verification() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "admin_login returned 401: Invalid email or password"
+        "order order_01JQ5ORDER was placed, but verifying it through the admin API failed: admin_login returned 401: Invalid email or password (the store's admin e-mail/password do not log in: fix the admin credentials)"
+    );
+    assert!(err.order_may_exist());
+    assert_eq!(err.step(), Some("admin_login"));
+    // A store that breaks after the login still names the order.
+    let broken = fake(|req: &Seen| {
+        if req.path.starts_with("/admin/orders/") {
+            Answer {
+                status: 502,
+                headers: vec![("content-type", "text/html".into())],
+                body: "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>".into(),
+            }
+        } else {
+            medusa_admin(req)
+        }
+    })
+    .await;
+    let err = verify_order_via_admin(&http, &broken.base, email, "right", "order_01JQ5ORDER")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "order order_01JQ5ORDER was placed, but verifying it through the admin API failed: admin_get_order returned 502: 502 Bad Gateway"
     );
     let seen = admin.seen();
     assert_eq!(
