@@ -85,7 +85,12 @@ pub(crate) fn transport(step: &'static str, e: &reqwest::Error) -> OrderCheckErr
             }
             source = s.source();
         }
-        parts.join(": ")
+        let chain = parts.join(": ");
+        if e.is_connect() {
+            format!("cannot connect to the store (is it running, and reachable at this address?): {chain}")
+        } else {
+            chain
+        }
     };
     OrderCheckError::Transport {
         step,

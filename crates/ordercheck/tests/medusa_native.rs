@@ -12,6 +12,10 @@
 //! 4. `medusa start -H 127.0.0.1 -p <free port>` with the chart's heap cap, `/health`.
 //! 5. Five orders through `place_test_order`, each verified through the admin API; p50/p95
 //!    per step printed as `order-check medusa step <name> p50=<ms> ms p95=<ms> ms`.
+//! 6. Broken states, each message printed as `order-check medusa broken <state>: <message>`:
+//!    a wrong admin password for the verification, the connection lost while completing the
+//!    cart (a proxy delivers it and drops the answer), the demo variant out of stock (set
+//!    through the admin API), and the server gone.
 //!
 //! Skips (with `storefleet_testkit::skip`) when node/npm or PostgreSQL are missing, unless
 //! `STOREFLEET_REQUIRE_MEDUSA=1` (or, for PostgreSQL, `STOREFLEET_REQUIRE_POSTGRES=1`).
@@ -25,6 +29,8 @@ use storefleet_ordercheck::{
     is_test_order_email, place_test_order, verify_order_via_admin, Engine, StoreCredentials, Target,
 };
 use tokio::process::Command;
+
+mod common;
 
 const ORDERS: usize = 5;
 const ADMIN_EMAIL: &str = "admin@storefleet.example.com";
@@ -453,20 +459,134 @@ async fn medusa_native_takes_real_orders() {
         ms(percentile(&totals, 95.0))
     );
 
-    // Graceful stop first (Medusa closes its database pool), then make sure.
-    guard.signal("-TERM");
-    if tokio::time::timeout(Duration::from_secs(10), server.wait())
-        .await
-        .is_err()
-    {
-        guard.signal("-KILL");
-        let _ = server.wait().await;
-    }
+    broken_states(&http, &base, &target, &admin_password).await;
+
+    // The server gone (killed between checks): no connection at the first step.
+    guard.signal("-KILL");
+    let _ = server.wait().await;
+    let err = place_test_order(&http, &target).await.unwrap_err();
+    println!("order-check medusa broken server-killed: {err}");
+    assert!(!err.order_may_exist(), "{err}");
+    assert_eq!(err.step(), Some("list_regions"), "{err}");
+
     drop(guard);
     // Logs are kept only for failed runs (the panics above print their tails).
     let _ = std::fs::remove_dir_all(&logs);
     println!(
         "medusa native test: {:.0} s in all",
         test_started.elapsed().as_secs_f64()
+    );
+}
+
+/// An admin API token (`POST /auth/user/emailpass`).
+async fn admin_token(http: &reqwest::Client, base: &str, password: &str) -> String {
+    let login: serde_json::Value = http
+        .post(format!("{base}/auth/user/emailpass"))
+        .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["token"].as_str().unwrap().to_owned()
+}
+
+async fn admin_get(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+) -> serde_json::Value {
+    let resp = http
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.text().await.unwrap();
+    assert!(status.is_success(), "GET {path}: {status} {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The check against the real Medusa in broken states; prints each message.
+async fn broken_states(http: &reqwest::Client, base: &str, target: &Target, admin_password: &str) {
+    // 1. An order placed, the verification with a wrong admin password: names the order.
+    let report = place_test_order(http, target).await.unwrap();
+    let err = verify_order_via_admin(http, base, ADMIN_EMAIL, "wrong-password", &report.order_id)
+        .await
+        .unwrap_err();
+    println!("order-check medusa broken admin-password: {err}");
+    assert!(err.to_string().contains(&report.order_id), "{err}");
+
+    // 2. The connection lost while completing the cart: Medusa gets the request, the check
+    //    never hears back. The message says an order may exist, and one does.
+    let proxy = common::cutting_proxy(base, "/complete").await;
+    let cut = Target::new(Engine::Medusa, &proxy, target.credentials.clone());
+    let err = place_test_order(http, &cut).await.unwrap_err();
+    println!("order-check medusa broken connection-lost-at-complete: {err}");
+    assert!(err.order_may_exist(), "{err}");
+    let email = match &err.error {
+        storefleet_ordercheck::OrderCheckError::OutcomeUnknown { email, .. } => email.clone(),
+        other => panic!("want an unknown outcome, got {other:?}"),
+    };
+    let token = admin_token(http, base, admin_password).await;
+    let orders = admin_get(
+        http,
+        base,
+        &token,
+        "/admin/orders?fields=id,email&limit=100&order=-created_at",
+    )
+    .await;
+    let placed: Vec<&str> = orders["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["email"].as_str() == Some(email.as_str()))
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    println!(
+        "order-check medusa broken connection-lost-at-complete: orders from {email}: {placed:?}"
+    );
+
+    // 3. The demo variant out of stock (available = stocked - reserved set to 0 through the
+    //    admin API): the message says out of stock, not missing.
+    let items = admin_get(
+        http,
+        base,
+        &token,
+        "/admin/inventory-items?sku=STOREFLEET-DEMO-1&fields=id,location_levels.location_id,location_levels.stocked_quantity,location_levels.reserved_quantity",
+    )
+    .await;
+    let item = &items["inventory_items"][0];
+    let item_id = item["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no inventory item: {items}"));
+    for level in item["location_levels"].as_array().unwrap() {
+        let location = level["location_id"].as_str().unwrap();
+        let reserved = level["reserved_quantity"].as_i64().unwrap_or(0);
+        let resp = http
+            .post(format!(
+                "{base}/admin/inventory-items/{item_id}/location-levels/{location}"
+            ))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"stocked_quantity": reserved}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        assert!(status.is_success(), "set stock: {status} {body}");
+    }
+    let err = place_test_order(http, target).await.unwrap_err();
+    println!("order-check medusa broken out-of-stock: {err}");
+    let text = err.to_string();
+    assert!(text.contains("out of stock"), "{text}");
+    assert!(
+        !text.contains("missing") && !text.contains("not found"),
+        "{text}"
     );
 }
