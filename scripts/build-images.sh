@@ -59,6 +59,12 @@ fi
 
 CACHE=${STOREFLEET_IMAGE_CACHE:-$HOME/.cache/storefleet/images}
 mkdir -p "$CACHE"
+# One build at a time per cache (they share stage and base directories).
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+  echo "build-images: another build is using $CACHE; waiting for it" >&2
+  flock 9
+fi
 RESULTS_FILE=$(mktemp)
 trap 'rm -f "$RESULTS_FILE"' EXIT
 export RESULTS_FILE STOREFLEET_IMAGE_CACHE=$CACHE

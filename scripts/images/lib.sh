@@ -6,6 +6,7 @@
 # Sourced, not run. Needs root (debootstrap, chroot, numeric ownership in the rootfs).
 
 IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034  # REPO_ROOT and BASE_ROOTFS are for the per-image scripts
 REPO_ROOT=$(cd "$IMAGES_DIR/../.." && pwd)
 IMAGE_CACHE=${STOREFLEET_IMAGE_CACHE:-$HOME/.cache/storefleet/images}
 DEBIAN_SUITE=${STOREFLEET_DEBIAN_SUITE:-bookworm}
@@ -115,6 +116,7 @@ base_rootfs() {
   dir="$IMAGE_CACHE/base/$key"
   if [[ -f $dir/.complete ]]; then
     log "base rootfs $key [${pkgs:-minbase}] cached"
+    # shellcheck disable=SC2034
     BASE_ROOTFS="$dir/rootfs"
     return 0
   fi
@@ -142,6 +144,7 @@ base_rootfs() {
   mv "$tmp" "$dir/rootfs"
   printf '%s\n' "$pkgs" >"$dir/packages"
   touch "$dir/.complete"
+  # shellcheck disable=SC2034
   BASE_ROOTFS="$dir/rootfs"
 }
 
@@ -201,14 +204,15 @@ image_cached() {
   return 1
 }
 
-# write_image ROOTFS CONFIG_JSON: writes the archive for IMAGE_REF atomically and
-# records the input hash it was built from.
+# write_image ROOTFS CONFIG_JSON [--add SRC:/DEST]...: writes the archive for IMAGE_REF
+# atomically and records the input hash it was built from.
 write_image() {
   local rootfs=$1 config=$2 tar="$IMAGE_CACHE/$CURRENT_IMAGE.tar"
+  shift 2
   step "write image archive ($IMAGE_REF)"
   rm -f "$tar.inputs"
   run "$PYTHON" "$IMAGES_DIR/oci.py" --rootfs "$rootfs" --ref "$IMAGE_REF" \
-      --config "$config" --out "$tar.tmp" --id-file "$tar.id"
+      --config "$config" --out "$tar.tmp" --id-file "$tar.id" "$@"
   mv "$tar.tmp" "$tar"
   echo "$INPUT_HASH $IMAGE_REF" >"$tar.inputs"
   image_report built

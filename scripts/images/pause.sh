@@ -8,7 +8,7 @@ IMAGE_REF=registry.k8s.io/pause:3.10
 ensure_tool gcc gcc
 image_cached "$(sha256_str "$(common_inputs) $(hash_paths "$IMAGES_DIR/pause.sh" "$IMAGES_DIR/pause.c") $(gcc --version | head -1)")" && exit 0
 
-stage_rootfs
+stage_rootfs ""
 step "compile pause.c (gcc -static)"
 run gcc -Os -static -Wall -Werror -o "$STAGE_DIR/pause" "$IMAGES_DIR/pause.c"
 run strip "$STAGE_DIR/pause"

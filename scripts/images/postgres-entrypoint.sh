@@ -87,7 +87,10 @@ SQL
   fi
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
-      *.sh) log "running $f"; . "$f" ;;
+      *.sh)
+        log "running $f"
+        # shellcheck source=/dev/null
+        . "$f" ;;
       *.sql) log "running $f"; psql -v ON_ERROR_STOP=1 -q --no-password --dbname "$db" -f "$f" ;;
       */\*) ;;
       *) log "ignoring $f" ;;
