@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Build every image the Storefleet charts run (pod sandbox, the Medusa engine's
-# PostgreSQL / Redis / store images, and the storefleet platform image) as image
+# PostgreSQL / Redis / store images, the WooCommerce engine's WordPress / wp-cli /
+# MariaDB images, and the storefleet platform image) as image
 # archives, from Debian packages and npm only (no registry pulls), and optionally load
 # them into a containerd. The per-image builds are scripts/images/<name>.sh; shared code
 # is scripts/images/lib.sh and the archive writer scripts/images/oci.py.
 #
 #   scripts/build-images.sh [--only NAME,...] [--load CONTAINERD_SOCKET]
 #
-# Names: pause postgres redis medusa-store storefleet. Archives go to
+# Names: pause postgres redis medusa-store wordpress wordpress-cli mariadb storefleet.
+# wordpress and wordpress-cli need STOREFLEET_WOOCOMMERCE_DIR (WordPress core, the
+# WooCommerce plugin, wp-cli.phar; see scripts/images/README.md) and are skipped
+# without it. Archives go to
 # ${STOREFLEET_IMAGE_CACHE:-$HOME/.cache/storefleet/images}/<name>.tar; an image whose
 # inputs did not change is not rebuilt (STOREFLEET_IMAGE_REBUILD=1 forces it).
 # --load imports each archive with `ctr --address SOCK -n k8s.io images import`.
@@ -19,7 +23,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGES_DIR="$ROOT/scripts/images"
-ALL=(pause postgres redis medusa-store storefleet)
+ALL=(pause postgres redis medusa-store wordpress wordpress-cli mariadb storefleet)
 
 usage() {
   sed -n 's/^#   //p' "$0" | head -1 | sed 's/^/usage: /' >&2
