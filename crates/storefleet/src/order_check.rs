@@ -1,7 +1,7 @@
 //! `storefleet order-check`: the orchestrator's readiness check, run by hand against any store.
 
 use crate::cli::{OrderCheckArgs, Output};
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use storefleet_domain::Engine;
 use storefleet_ordercheck::{place_test_order, verify_order_via_admin, StoreCredentials, Target};
 
@@ -14,9 +14,14 @@ pub async fn run(args: &OrderCheckArgs) -> anyhow::Result<()> {
     };
     let target = Target::new(engine, args.url.clone(), credentials);
     let http = reqwest::Client::new();
-    let report = place_test_order(&http, &target)
-        .await
-        .context("no order was placed")?;
+    let report = match place_test_order(&http, &target).await {
+        Ok(report) => report,
+        // The message itself says an order may exist (an answer lost at the last step).
+        Err(failure) if failure.order_may_exist() => {
+            return Err(anyhow::Error::new(failure).context("the test order failed"))
+        }
+        Err(failure) => return Err(anyhow::Error::new(failure).context("no order was placed")),
+    };
     let verified = match (engine, &args.admin_email, &args.admin_password) {
         (Engine::Medusa, Some(email), Some(password)) => {
             Some(verify_order_via_admin(&http, &args.url, email, password, &report.order_id).await?)

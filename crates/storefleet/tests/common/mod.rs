@@ -38,8 +38,23 @@ pub fn spawn_storefleet(
     extra: &[&str],
     log: &Path,
 ) -> Child {
-    let (kubeconfig, helm) = cluster;
     let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator/tests/charts");
+    spawn_storefleet_with_charts(&charts, role, listen, db, cluster, instance, extra, log)
+}
+
+/// [`spawn_storefleet`] with the engine charts in `charts` (the real ones, on a real node).
+#[allow(clippy::too_many_arguments)] // the same arguments as spawn_storefleet, plus the charts
+pub fn spawn_storefleet_with_charts(
+    charts: &Path,
+    role: &str,
+    listen: &str,
+    db: &str,
+    cluster: (&Path, &Path),
+    instance: &str,
+    extra: &[&str],
+    log: &Path,
+) -> Child {
+    let (kubeconfig, helm) = cluster;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
