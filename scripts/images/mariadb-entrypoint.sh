@@ -14,6 +14,8 @@
 # First start (no mysql/ in the datadir): mariadb-install-db, then a temporary server
 # without networking applies the settings and creates healthcheck@localhost for
 # healthcheck.sh (credentials in DATADIR/.my-healthcheck.cnf). Later starts skip that.
+# DATADIR/.storefleet-initializing marks an initialisation in progress (healthcheck.sh
+# fails meanwhile); found at start, the earlier one was killed and is started over.
 # Runs as the mysql user (uid/gid 999), directly or, started as root, after taking
 # ownership of the datadir and dropping to it. Arguments starting with "-" go to
 # mariadbd, which is exec'd as this process (PID 1).
@@ -64,6 +66,7 @@ fi
 [[ -w $(dirname "$SOCKET") ]] || die "socket directory $(dirname "$SOCKET") is not writable by uid $(id -u)"
 
 TEMP_PID=""
+INIT_MARKER=.storefleet-initializing
 temp_server_start() {
   "$@" --skip-networking --socket="$SOCKET" --loose-wsrep_on=OFF --skip-slave-start \
     --loose-innodb_buffer_pool_dump_at_shutdown=0 &
@@ -104,6 +107,8 @@ init_datadir() {
   if [[ -n $user && -z $pw ]]; then die "MARIADB_USER is set but MARIADB_PASSWORD is empty"; fi
 
   log "initializing database files in $DATADIR"
+  # healthcheck.sh fails while this marker exists; removed when initialisation is done
+  : >"$DATADIR/$INIT_MARKER"
   mariadb-install-db --datadir="$DATADIR" --auth-root-authentication-method=normal \
     --skip-test-db --skip-name-resolve >/dev/null ||
     die "mariadb-install-db failed"
@@ -163,6 +168,7 @@ init_datadir() {
   mv "$DATADIR/.my-healthcheck.cnf.tmp" "$DATADIR/.my-healthcheck.cnf"
   # fresh system tables are current: no upgrade on the next start
   server_version "$1" >"$DATADIR/mysql_upgrade_info"
+  rm -f "$DATADIR/$INIT_MARKER"
   log "database initialized${db:+ (database $db)}${user:+ (user $user@%)}"
 }
 
@@ -185,7 +191,13 @@ upgrade_if_needed() {
   temp_server_stop
 }
 
-if [[ ! -d $DATADIR/mysql ]]; then
+if [[ -e $DATADIR/$INIT_MARKER ]]; then
+  # only this entrypoint writes the marker, before mariadb-install-db: the datadir holds
+  # nothing but a first-start initialisation that was killed before it finished
+  log "WARNING: an earlier first-start initialisation of $DATADIR did not finish: starting it over"
+  find "$DATADIR" -mindepth 1 -maxdepth 1 ! -name 'lost+found' ! -name "$INIT_MARKER" -exec rm -rf '{}' +
+  init_datadir "$@"
+elif [[ ! -d $DATADIR/mysql ]]; then
   init_datadir "$@"
 else
   upgrade_if_needed "$@"

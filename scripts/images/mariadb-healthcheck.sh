@@ -10,7 +10,8 @@
 #                         initialisation, running without networking, does not count)
 #   --innodb_initialized  the InnoDB storage engine is available
 #
-# Exit status 0 when every given check passes (no check given: --connect). It logs in as
+# Exit status 0 when every given check passes (no check given: --connect); never while the
+# entrypoint's first-start initialisation runs. It logs in as
 # healthcheck@localhost through the socket with the credentials the entrypoint wrote to
 # DATADIR/.my-healthcheck.cnf at initialisation. Without that file (a datadir initialised
 # elsewhere) every check falls back to `mariadb-admin ping` (server answers at all).
@@ -32,6 +33,11 @@ if [[ -z $datadir ]]; then
   datadir=${datadir:-/var/lib/mysql}
 fi
 cnf="${datadir%/}/.my-healthcheck.cnf"
+
+if [[ -e ${datadir%/}/.storefleet-initializing ]]; then
+  echo "healthcheck.sh: the entrypoint is initialising the datadir" >&2
+  exit 1
+fi
 
 if [[ ! -r $cnf ]]; then
   mariadb-admin --connect-timeout=3 ping >/dev/null 2>&1 && exit 0
