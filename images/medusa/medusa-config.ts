@@ -91,11 +91,14 @@ module.exports = defineConfig({
   projectConfig: {
     databaseUrl: databaseUrl(),
     // PostgreSQL inside the store's namespace speaks plain TCP; DB_SSL=true for a
-    // managed database that requires TLS.
-    databaseDriverOptions:
-      process.env.DB_SSL === "true"
-        ? { connection: { ssl: { rejectUnauthorized: false } } }
-        : undefined,
+    // managed database that requires TLS. Said explicitly either way: left unset, Medusa
+    // turns TLS on for every host but localhost, and a plain server then refuses each
+    // connection (seen on a real node: `medusa db:migrate` timed out acquiring one).
+    databaseDriverOptions: {
+      connection: {
+        ssl: process.env.DB_SSL === "true" ? { rejectUnauthorized: false } : false,
+      },
+    },
     redisUrl: redis,
     workerMode,
     http: {
