@@ -181,7 +181,7 @@ async fn run_store(api: &Api_, node: &RealNode, engine: &str) -> Result<String, 
             return Err(format!("not ready within {READY_WITHIN:?}: {store}"));
         }
         if killed_setup_pod.is_none() {
-            killed_setup_pod = kill_running_setup_pod(&pods).await;
+            killed_setup_pod = kill_running_setup_pod(&pods, kill_setup_after(engine)).await;
             if let Some(pod) = &killed_setup_pod {
                 println!(
                     "[{:>5.1} s] killed setup pod {pod} mid-run",
@@ -250,9 +250,18 @@ fn progress_line(store: &Value) -> String {
     )
 }
 
-/// Delete the setup Job's pod once it has run a few seconds (grace period 0, as a node
+/// How long the setup pod runs before it is killed: well into its work (Medusa's migrations
+/// take ~40 s, WooCommerce's whole setup ~15 s).
+fn kill_setup_after(engine: &str) -> i64 {
+    match engine {
+        "medusa" => 25,
+        _ => 6,
+    }
+}
+
+/// Delete the setup Job's pod once it has run `after_seconds` (grace period 0, as a node
 /// failure would), so the Job starts it again against a half-done setup.
-async fn kill_running_setup_pod(pods: &Api<Pod>) -> Option<String> {
+async fn kill_running_setup_pod(pods: &Api<Pod>, after_seconds: i64) -> Option<String> {
     let list = pods
         .list(&ListParams::default().labels("batch.kubernetes.io/job-name"))
         .await
@@ -264,7 +273,7 @@ async fn kill_running_setup_pod(pods: &Api<Pod>) -> Option<String> {
             .and_then(|s| s.start_time.as_ref())
             .map(|t| chrono::Utc::now().signed_duration_since(t.0).num_seconds())
             .unwrap_or(0);
-        running && since >= 8
+        running && since >= after_seconds
     })?;
     let name = pod.metadata.name?;
     pods.delete(&name, &DeleteParams::default().grace_period(0))
@@ -353,30 +362,40 @@ async fn confirm_order_in_engine(
             let id: u64 = order_id
                 .parse()
                 .map_err(|_| format!("order id {order_id} is not a number"))?;
-            let query = format!(
-                "SELECT COUNT(*) FROM (SELECT id FROM wp_wc_orders WHERE id={id} AND type='shop_order' \
-                 UNION SELECT ID FROM wp_posts WHERE ID={id} AND post_type='shop_order') o"
-            );
-            let out = std::process::Command::new("mysql")
-                .args([
-                    "-h",
-                    &ip,
-                    "-u",
-                    "wordpress",
-                    "-N",
-                    "-B",
-                    "wordpress",
-                    "-e",
-                    &query,
-                ])
-                .env("MYSQL_PWD", password)
-                .output()
-                .map_err(|e| format!("mysql client: {e}"))?;
-            let count = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let mysql = |query: &str| {
+                std::process::Command::new("mysql")
+                    .args([
+                        "-h",
+                        &ip,
+                        "-u",
+                        "wordpress",
+                        "-N",
+                        "-B",
+                        "wordpress",
+                        "-e",
+                        query,
+                    ])
+                    .env("MYSQL_PWD", &password)
+                    .output()
+                    .map_err(|e| format!("mysql client: {e}"))
+                    .map(|out| {
+                        (
+                            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+                            String::from_utf8_lossy(&out.stderr).into_owned(),
+                        )
+                    })
+            };
+            // Orders live in the order tables (HPOS) when WooCommerce made them, else in posts.
+            let (hpos, _) = mysql("SHOW TABLES LIKE 'wp_wc_orders'")?;
+            let query = if hpos.is_empty() {
+                format!("SELECT COUNT(*) FROM wp_posts WHERE ID={id} AND post_type='shop_order'")
+            } else {
+                format!("SELECT COUNT(*) FROM wp_wc_orders WHERE id={id} AND type='shop_order'")
+            };
+            let (count, errors) = mysql(&query)?;
             if count != "1" {
                 return Err(format!(
-                    "order {order_id} not in WooCommerce's database ({count:?}): {}",
-                    String::from_utf8_lossy(&out.stderr)
+                    "order {order_id} not in WooCommerce's database ({count:?}): {errors}"
                 ));
             }
         }
