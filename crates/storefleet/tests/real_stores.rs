@@ -65,85 +65,126 @@ async fn a_woocommerce_store_on_real_pods_takes_a_real_order_survives_a_killed_s
     store_lifecycle("woocommerce").await;
 }
 
-async fn store_lifecycle(engine: &str) {
-    let Some(node) = real_node_or_skip() else {
-        return;
-    };
-    if let Some(missing) = images(engine).iter().find(|name| !image_built(name)) {
-        storefleet_testkit::skip(&format!(
-            "no real {engine} store: image {missing} not built (scripts/build-images.sh{})",
-            if engine == "woocommerce" {
-                " with STOREFLEET_WOOCOMMERCE_DIR"
-            } else {
-                ""
-            }
-        ));
-        return;
+/// `storefleet serve` on the host with its own SQLite database and one user, driving the real
+/// engine charts onto the real node.
+struct Platform {
+    node: RealNode,
+    api: Api_,
+    serve: std::process::Child,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.serve.kill();
+        let _ = self.serve.wait();
     }
-    let Some(helm) = storefleet_testkit::helm_binary() else {
-        panic!("the real node runs but there is no helm binary");
-    };
+}
+
+impl Platform {
+    /// `None`, after saying why, when there is no real node or an image of `engine` is missing.
+    async fn start(engine: &str) -> Option<Platform> {
+        let node = real_node_or_skip()?;
+        if let Some(missing) = images(engine).iter().find(|name| !image_built(name)) {
+            storefleet_testkit::skip(&format!(
+                "no real {engine} store: image {missing} not built (scripts/build-images.sh{})",
+                if engine == "woocommerce" {
+                    " with STOREFLEET_WOOCOMMERCE_DIR"
+                } else {
+                    ""
+                }
+            ));
+            return None;
+        }
+        let Some(helm) = storefleet_testkit::helm_binary() else {
+            panic!("the real node runs but there is no helm binary");
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("storefleet.db").display());
+        let token = common::add_user(&db, "merchant", false);
+        let port = storefleet_testkit::free_port().unwrap();
+        let listen = format!("127.0.0.1:{port}");
+        let log = dir.path().join("serve.log");
+        let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts");
+        let deadline = (READY_WITHIN.as_secs() + 60).to_string();
+        let serve = common::spawn_storefleet_with_charts(
+            &charts,
+            "serve",
+            &listen,
+            &db,
+            (&node.cluster.kubeconfig, &helm),
+            &format!("real-{engine}"),
+            &[
+                "--order-check-via",
+                "service-ip",
+                "--provisioning-deadline-seconds",
+                &deadline,
+            ],
+            &log,
+        );
+        let api = Api_ {
+            http: reqwest::Client::new(),
+            base: format!("http://{listen}/api/v1"),
+            token,
+        };
+        let platform = Platform {
+            node,
+            api,
+            serve,
+            log,
+            _dir: dir,
+        };
+        let health = platform.api.base.replace("/api/v1", "/healthz");
+        let up_by = Instant::now() + Duration::from_secs(60);
+        while platform.api.http.get(&health).send().await.is_err() {
+            assert!(
+                Instant::now() < up_by,
+                "storefleet serve did not answer /healthz within 60 s:\n{}",
+                platform.serve_log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Some(platform)
+    }
+
+    fn serve_log_tail(&self) -> String {
+        tail(&std::fs::read_to_string(&self.log).unwrap_or_default(), 30)
+    }
+
+    async fn client(&self) -> kube::Client {
+        storefleet_testkit::kubelet::client(&self.node.cluster.kubeconfig)
+            .await
+            .expect("client for the real node")
+    }
+}
+
+async fn store_lifecycle(engine: &str) {
     let _turn = ONE_STORE_AT_A_TIME.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("storefleet.db").display());
-    let token = common::add_user(&db, "merchant", false);
-    let port = storefleet_testkit::free_port().unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let log = dir.path().join("serve.log");
-    let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts");
-    let deadline = (READY_WITHIN.as_secs() + 60).to_string();
-    let mut serve = common::spawn_storefleet_with_charts(
-        &charts,
-        "serve",
-        &listen,
-        &db,
-        (&node.cluster.kubeconfig, &helm),
-        &format!("real-{engine}"),
-        &[
-            "--order-check-via",
-            "service-ip",
-            "--provisioning-deadline-seconds",
-            &deadline,
-        ],
-        &log,
-    );
-    let api = Api_ {
-        http: reqwest::Client::new(),
-        base: format!("http://{listen}/api/v1"),
-        token,
+    let Some(platform) = Platform::start(engine).await else {
+        return;
     };
     let outcome = tokio::time::timeout(
         READY_WITHIN + Duration::from_secs(300),
-        run_store(&api, &node, engine),
+        run_store(&platform, engine),
     )
     .await;
-    let _ = serve.kill();
-    let _ = serve.wait();
-    let serve_log = std::fs::read_to_string(&log).unwrap_or_default();
     match outcome {
         Ok(Ok(report)) => println!("{report}"),
         Ok(Err(failure)) => panic!(
             "{failure}\nserve log tail:\n{}\nkubelet:\n{}",
-            tail(&serve_log, 30),
-            node.log_tail("kubelet", 20)
+            platform.serve_log_tail(),
+            platform.node.log_tail("kubelet", 20)
         ),
         Err(_) => panic!(
             "the {engine} store test took too long\nserve log tail:\n{}",
-            tail(&serve_log, 30)
+            platform.serve_log_tail()
         ),
     }
 }
 
-async fn run_store(api: &Api_, node: &RealNode, engine: &str) -> Result<String, String> {
-    let client = storefleet_testkit::kubelet::client(&node.cluster.kubeconfig).await?;
-    let health = api.base.replace("/api/v1", "/healthz");
-    let up_by = Instant::now() + Duration::from_secs(60);
-    while api.http.get(&health).send().await.is_err() {
-        if Instant::now() > up_by {
-            return Err("storefleet serve did not answer /healthz within 60 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+async fn run_store(platform: &Platform, engine: &str) -> Result<String, String> {
+    let (api, client) = (&platform.api, platform.client().await);
     let started = Instant::now();
     let (status, created) = api
         .call(
@@ -448,4 +489,273 @@ fn tail(text: &str, lines: usize) -> String {
     let mut last: Vec<&str> = text.lines().rev().take(lines).collect();
     last.reverse();
     last.join("\n")
+}
+
+/// Runs of each engine in the benchmark (`STOREFLEET_BENCH_RUNS`, default 5).
+fn bench_runs() -> usize {
+    std::env::var("STOREFLEET_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
+/// A benchmark, not a timed test: stores of each engine one after another on the real node
+/// with its images present, accept → Ready (the real order included) with where the time went
+/// (from the conditions' transition times), and each store's footprint once ready (requests
+/// against the resident memory of its pods' cgroups). Prints the numbers; asserts only that
+/// each store became ready and was deleted.
+///
+///   cargo test --release -p storefleet --test real_stores -- --ignored --nocapture
+#[tokio::test]
+#[ignore = "benchmark: cargo test --release -p storefleet --test real_stores -- --ignored --nocapture"]
+async fn benchmark_time_to_ready_and_footprint_on_real_pods() {
+    for engine in ["woocommerce", "medusa"] {
+        let _turn = ONE_STORE_AT_A_TIME.lock().await;
+        let Some(platform) = Platform::start(engine).await else {
+            continue;
+        };
+        let client = platform.client().await;
+        let mut totals = Vec::new();
+        let mut phases: Vec<Vec<(String, f64)>> = Vec::new();
+        let mut footprint = String::new();
+        for run in 0..bench_runs() {
+            let sample = bench_one_store(&platform, &client, engine, run)
+                .await
+                .unwrap_or_else(|e| panic!("{e}\nserve log:\n{}", platform.serve_log_tail()));
+            println!(
+                "bench real-node {engine} run {run}: accept → ready {:.1} s ({})",
+                sample.total,
+                sample
+                    .phases
+                    .iter()
+                    .map(|(name, secs)| format!("{name} {secs:.1} s"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            totals.push(sample.total);
+            phases.push(sample.phases);
+            footprint = sample.footprint;
+        }
+        let phase_names: Vec<String> = phases
+            .first()
+            .map(|p| p.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
+        let phase_p50: Vec<String> = phase_names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let values: Vec<f64> = phases
+                    .iter()
+                    .filter_map(|p| p.get(i).map(|x| x.1))
+                    .collect();
+                format!("{name} {:.1} s", median(values))
+            })
+            .collect();
+        println!(
+            "bench real-node {engine}: accept → ready p50 {:.1} s of {} (runs: {}); phases p50: {}; footprint when ready: {}",
+            median(totals.clone()),
+            totals.len(),
+            totals
+                .iter()
+                .map(|t| format!("{t:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            phase_p50.join(", "),
+            footprint
+        );
+    }
+}
+
+struct BenchSample {
+    total: f64,
+    phases: Vec<(String, f64)>,
+    footprint: String,
+}
+
+async fn bench_one_store(
+    platform: &Platform,
+    client: &kube::Client,
+    engine: &str,
+    run: usize,
+) -> Result<BenchSample, String> {
+    let api = &platform.api;
+    let (status, created) = api
+        .call(
+            reqwest::Method::POST,
+            "/stores",
+            Some(
+                json!({"name": format!("bench-{engine}-{run}"), "engine": engine, "plan": "small"}),
+            ),
+        )
+        .await;
+    if status != 201 {
+        return Err(format!("create answered {status}: {created}"));
+    }
+    let id = created["id"].as_str().ok_or("no id")?.to_owned();
+    let namespace = created["namespace"]
+        .as_str()
+        .ok_or("no namespace")?
+        .to_owned();
+    let started = Instant::now();
+    let store = loop {
+        let (_, store) = api
+            .call(reqwest::Method::GET, &format!("/stores/{id}"), None)
+            .await;
+        match store["phase"].as_str() {
+            Some("ready") => break store,
+            Some("failed") => return Err(format!("store failed: {store}")),
+            _ if started.elapsed() > READY_WITHIN => return Err(format!("not ready: {store}")),
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    };
+    let phases = phases_of(&store)?;
+    let total = phases.iter().map(|(_, s)| s).sum();
+    let footprint = footprint_of(client, &namespace).await?;
+    let (status, _) = api
+        .call(reqwest::Method::DELETE, &format!("/stores/{id}"), None)
+        .await;
+    if status != 202 {
+        return Err(format!("delete answered {status}"));
+    }
+    let deleting = Instant::now();
+    loop {
+        let (_, store) = api
+            .call(reqwest::Method::GET, &format!("/stores/{id}"), None)
+            .await;
+        if store["phase"] == "deleted" {
+            break;
+        }
+        if deleting.elapsed() > Duration::from_secs(300) {
+            return Err(format!("not deleted within 300 s: {store}"));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    leaves_nothing(client, &namespace).await?;
+    Ok(BenchSample {
+        total,
+        phases,
+        footprint,
+    })
+}
+
+/// Where accept → ready went, from `created_at` and the conditions' transition times:
+/// namespace, guardrails and the helm release; the workloads (images start, database init,
+/// engine boot); the setup Job; the order check.
+fn phases_of(store: &Value) -> Result<Vec<(String, f64)>, String> {
+    let time = |value: &Value| {
+        value
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .ok_or_else(|| format!("no time in {value}"))
+    };
+    let created = time(&store["created_at"])?;
+    let conditions = store["conditions"].as_array().ok_or("no conditions")?;
+    let at = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c["type"] == kind)
+            .ok_or_else(|| format!("no {kind} condition"))
+            .and_then(|c| time(&c["last_transition_time"]))
+    };
+    let marks = [
+        ("namespace+guardrails+release", at("ReleaseInstalled")?),
+        ("workloads", at("WorkloadsReady")?),
+        ("setup job", at("StoreConfigured")?),
+        ("order", at("OrderCheckPassed")?),
+    ];
+    let mut previous = created;
+    let mut phases = Vec::new();
+    for (name, mark) in marks {
+        let seconds = (mark - previous).num_milliseconds() as f64 / 1000.0;
+        phases.push((name.to_owned(), seconds.max(0.0)));
+        previous = previous.max(mark);
+    }
+    Ok(phases)
+}
+
+/// Memory the store's running pods requested, against what their cgroups hold resident
+/// (`total_rss` of the pod's memory cgroup, cgroup v1 with the cgroupfs driver).
+async fn footprint_of(client: &kube::Client, namespace: &str) -> Result<String, String> {
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut parts = Vec::new();
+    let (mut requested_total, mut rss_total) = (0.0, 0.0);
+    for pod in pods.items {
+        if pod.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Running") {
+            continue;
+        }
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let name = pod
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/component").cloned())
+            .unwrap_or_else(|| pod.metadata.name.clone().unwrap_or_default());
+        let requested: f64 = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .filter_map(|c| {
+                c.resources
+                    .as_ref()?
+                    .requests
+                    .as_ref()?
+                    .get("memory")
+                    .cloned()
+            })
+            .map(|q| mebibytes(&q.0))
+            .sum();
+        let rss = pod_rss_mib(&uid).unwrap_or(f64::NAN);
+        requested_total += requested;
+        rss_total += rss;
+        parts.push(format!("{name} {requested:.0}/{rss:.0}"));
+    }
+    parts.sort();
+    Ok(format!(
+        "requests {requested_total:.0} MiB, RSS {rss_total:.0} MiB (per pod requested/RSS MiB: {})",
+        parts.join(", ")
+    ))
+}
+
+fn pod_rss_mib(uid: &str) -> Option<f64> {
+    ["", "burstable/", "besteffort/"].iter().find_map(|class| {
+        let stat = std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/memory/kubepods/{class}pod{uid}/memory.stat"
+        ))
+        .ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("total_rss "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|bytes| bytes / 1024.0 / 1024.0)
+    })
+}
+
+/// A Kubernetes memory quantity in MiB (the forms the charts use: Mi, Gi, M, plain bytes).
+fn mebibytes(quantity: &str) -> f64 {
+    let split = quantity
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(quantity.len());
+    let (number, unit) = quantity.split_at(split);
+    let number: f64 = number.parse().unwrap_or(0.0);
+    let factor = match unit {
+        "Ki" => 1.0 / 1024.0,
+        "Mi" => 1.0,
+        "Gi" => 1024.0,
+        "k" => 1000.0 / 1048576.0,
+        "M" => 1e6 / 1048576.0,
+        "G" => 1e9 / 1048576.0,
+        _ => 1.0 / 1048576.0,
+    };
+    number * factor
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
