@@ -241,26 +241,7 @@ async fn run_store(platform: &Platform, engine: &str) -> Result<String, String> 
     }
     let order_id = order_id_of(&store).ok_or_else(|| format!("no order id in {store}"))?;
     confirm_order_in_engine(api, &client, &id, &namespace, engine, &order_id).await?;
-    let (status, _) = api
-        .call(reqwest::Method::DELETE, &format!("/stores/{id}"), None)
-        .await;
-    if status != 202 {
-        return Err(format!("delete answered {status}"));
-    }
-    let delete_started = Instant::now();
-    loop {
-        let (_, store) = api
-            .call(reqwest::Method::GET, &format!("/stores/{id}"), None)
-            .await;
-        if store["phase"] == "deleted" {
-            break;
-        }
-        if delete_started.elapsed() > Duration::from_secs(300) {
-            return Err(format!("not deleted within 300 s: {store}"));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    let to_deleted = delete_started.elapsed();
+    let to_deleted = delete_and_wait(api, &id).await?;
     leaves_nothing(&client, &namespace).await?;
     Ok(format!(
         "{engine}: accepted → ready (order {order_id} confirmed in the engine) in {:.1} s; setup pod killed and retried; \
@@ -268,6 +249,29 @@ async fn run_store(platform: &Platform, engine: &str) -> Result<String, String> 
         to_ready.as_secs_f64(),
         to_deleted.as_secs_f64()
     ))
+}
+
+/// `DELETE` the store, then wait until the API says it is deleted; how long that took.
+async fn delete_and_wait(api: &Api_, id: &str) -> Result<Duration, String> {
+    let (status, _) = api
+        .call(reqwest::Method::DELETE, &format!("/stores/{id}"), None)
+        .await;
+    if status != 202 {
+        return Err(format!("delete answered {status}"));
+    }
+    let started = Instant::now();
+    loop {
+        let (_, store) = api
+            .call(reqwest::Method::GET, &format!("/stores/{id}"), None)
+            .await;
+        if store["phase"] == "deleted" {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err(format!("not deleted within 300 s: {store}"));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// The conditions as one line: `Type=Status(Reason)` each.
@@ -611,25 +615,7 @@ async fn bench_one_store(
     let phases = phases_of(&store)?;
     let total = phases.iter().map(|(_, s)| s).sum();
     let footprint = footprint_of(client, &namespace).await?;
-    let (status, _) = api
-        .call(reqwest::Method::DELETE, &format!("/stores/{id}"), None)
-        .await;
-    if status != 202 {
-        return Err(format!("delete answered {status}"));
-    }
-    let deleting = Instant::now();
-    loop {
-        let (_, store) = api
-            .call(reqwest::Method::GET, &format!("/stores/{id}"), None)
-            .await;
-        if store["phase"] == "deleted" {
-            break;
-        }
-        if deleting.elapsed() > Duration::from_secs(300) {
-            return Err(format!("not deleted within 300 s: {store}"));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    delete_and_wait(api, &id).await?;
     leaves_nothing(client, &namespace).await?;
     Ok(BenchSample {
         total,

@@ -191,20 +191,7 @@ pub(crate) fn find_etcd(assets: &Path) -> Option<PathBuf> {
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("openssl: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "openssl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    crate::run_tool("openssl", args, Some(dir))
 }
 
 fn make_pki(dir: &Path, node_ip: &str) -> Result<(), String> {

@@ -48,6 +48,29 @@ pub fn postgres_or_skip<T>(attempt: Result<T, String>) -> Option<T> {
     }
 }
 
+/// Run `program args…` (in `dir` when given); its stderr becomes the error when it fails.
+pub(crate) fn run_tool(
+    program: &str,
+    args: &[&str],
+    dir: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let out = command.output().map_err(|e| format!("{program}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// A free TCP port on loopback (racy by nature; fine for test servers).
 pub fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;

@@ -315,9 +315,10 @@ fn prepare_host() -> Result<(), String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{NODE_IP}/32")))
         .unwrap_or(false);
     if !has_ip {
-        run(
+        crate::run_tool(
             "ip",
             &["addr", "add", &format!("{NODE_IP}/32"), "dev", "lo"],
+            None,
         )?;
     }
     let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
@@ -570,22 +571,6 @@ fn wait_for(
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
-}
-
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), String> {
