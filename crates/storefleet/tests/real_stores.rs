@@ -186,21 +186,7 @@ async fn store_lifecycle(engine: &str) {
 async fn run_store(platform: &Platform, engine: &str) -> Result<String, String> {
     let (api, client) = (&platform.api, platform.client().await);
     let started = Instant::now();
-    let (status, created) = api
-        .call(
-            reqwest::Method::POST,
-            "/stores",
-            Some(json!({"name": format!("real-{engine}"), "engine": engine, "plan": "small"})),
-        )
-        .await;
-    if status != 201 {
-        return Err(format!("create answered {status}: {created}"));
-    }
-    let id = created["id"].as_str().ok_or("no id")?.to_owned();
-    let namespace = created["namespace"]
-        .as_str()
-        .ok_or("no namespace")?
-        .to_owned();
+    let (id, namespace) = create_store(api, &format!("real-{engine}"), engine).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let mut killed_setup_pod = None;
     let mut seen = String::new();
@@ -249,6 +235,27 @@ async fn run_store(platform: &Platform, engine: &str) -> Result<String, String> 
         to_ready.as_secs_f64(),
         to_deleted.as_secs_f64()
     ))
+}
+
+/// `POST` a small-plan store; its id and namespace.
+async fn create_store(api: &Api_, name: &str, engine: &str) -> Result<(String, String), String> {
+    let (status, created) = api
+        .call(
+            reqwest::Method::POST,
+            "/stores",
+            Some(json!({"name": name, "engine": engine, "plan": "small"})),
+        )
+        .await;
+    if status != 201 {
+        return Err(format!("create answered {status}: {created}"));
+    }
+    let field = |key: &str| {
+        created[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no {key} in {created}"))
+    };
+    Ok((field("id")?, field("namespace")?))
 }
 
 /// `DELETE` the store, then wait until the API says it is deleted; how long that took.
@@ -583,23 +590,7 @@ async fn bench_one_store(
     run: usize,
 ) -> Result<BenchSample, String> {
     let api = &platform.api;
-    let (status, created) = api
-        .call(
-            reqwest::Method::POST,
-            "/stores",
-            Some(
-                json!({"name": format!("bench-{engine}-{run}"), "engine": engine, "plan": "small"}),
-            ),
-        )
-        .await;
-    if status != 201 {
-        return Err(format!("create answered {status}: {created}"));
-    }
-    let id = created["id"].as_str().ok_or("no id")?.to_owned();
-    let namespace = created["namespace"]
-        .as_str()
-        .ok_or("no namespace")?
-        .to_owned();
+    let (id, namespace) = create_store(api, &format!("bench-{engine}-{run}"), engine).await?;
     let started = Instant::now();
     let store = loop {
         let (_, store) = api

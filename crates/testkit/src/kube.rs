@@ -417,22 +417,28 @@ pub(crate) fn start(plan: &ControlPlane) -> Result<TestCluster, String> {
     })
 }
 
+/// The body of `GET https://127.0.0.1:<port><path>` with a bearer token (2 s at most), or
+/// `None` when nothing answered.
+pub(crate) fn api_get(port: u16, token: &str, path: &str) -> Option<Vec<u8>> {
+    Command::new("curl")
+        .args([
+            "-sk",
+            "--max-time",
+            "2",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+        ])
+        .arg(format!("https://127.0.0.1:{port}{path}"))
+        .output()
+        .ok()
+        .map(|out| out.stdout)
+}
+
 fn wait_ready(dir: &Path, port: u16, token: &str, path: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let out = Command::new("curl")
-            .args([
-                "-sk",
-                "--max-time",
-                "2",
-                "-H",
-                &format!("Authorization: Bearer {token}"),
-            ])
-            .arg(format!("https://127.0.0.1:{port}{path}"))
-            .output();
-        if out
-            .as_ref()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "ok")
+        if api_get(port, token, path)
+            .is_some_and(|body| String::from_utf8_lossy(&body).trim() == "ok")
         {
             return Ok(());
         }

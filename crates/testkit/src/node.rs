@@ -529,20 +529,11 @@ touch {plane}/node-stopped
 }
 
 fn node_ready(api_port: u16, token: &str) -> bool {
-    let out = Command::new("curl")
-        .args([
-            "-sk",
-            "--max-time",
-            "2",
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-        ])
-        .arg(format!(
-            "https://127.0.0.1:{api_port}/api/v1/nodes/{NODE_NAME}"
-        ))
-        .output();
-    let Ok(out) = out else { return false };
-    let Ok(node) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+    let Some(body) = crate::kube::api_get(api_port, token, &format!("/api/v1/nodes/{NODE_NAME}"))
+    else {
+        return false;
+    };
+    let Ok(node) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return false;
     };
     node["status"]["conditions"]
