@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
 mod common;
+mod real_platform;
 
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, Pod, Secret, Service};
 use kube::api::{Api, DeleteParams, ListParams};
@@ -63,6 +64,43 @@ async fn a_medusa_store_on_real_pods_takes_a_real_order_survives_a_killed_setup_
 async fn a_woocommerce_store_on_real_pods_takes_a_real_order_survives_a_killed_setup_pod_and_leaves_nothing(
 ) {
     store_lifecycle("woocommerce").await;
+}
+
+/// The platform chart in the cluster (see `real_platform`): install, admin token, a store
+/// ready with a real order through the in-cluster API, upgrade and rollback with the store
+/// still taking orders, delete leaving nothing.
+#[tokio::test]
+async fn the_platform_chart_on_real_pods_makes_a_store_ready_and_survives_upgrade_and_rollback() {
+    let _turn = ONE_STORE_AT_A_TIME.lock().await;
+    let Some(node) = real_node_or_skip() else {
+        return;
+    };
+    let Some(engine) = real_platform::engine_with_images() else {
+        storefleet_testkit::skip(
+            "no in-cluster platform run: no engine's images were built (scripts/build-images.sh)",
+        );
+        return;
+    };
+    let Some(helm) = storefleet_testkit::helm_binary() else {
+        panic!("the real node runs but there is no helm binary");
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(1500),
+        real_platform::run(&node, &helm, engine),
+    )
+    .await
+    {
+        Ok(Ok(report)) => println!("{report}"),
+        Ok(Err(failure)) => panic!(
+            "{failure}\nplatform pods:\n{}\nkubelet:\n{}",
+            real_platform::pod_logs(&node).await,
+            node.log_tail("kubelet", 20)
+        ),
+        Err(_) => panic!(
+            "the in-cluster platform test took too long\nplatform pods:\n{}",
+            real_platform::pod_logs(&node).await
+        ),
+    }
 }
 
 /// `storefleet serve` on the host with its own SQLite database and one user, driving the real
