@@ -13,7 +13,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const env = (name) => {
   const value = process.env[name];
@@ -27,6 +30,7 @@ const TOKEN = env('E2E_TOKEN');
 const PORT = env('E2E_PORT');
 const ARTIFACTS = env('E2E_ARTIFACTS');
 const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
+const SCREENSHOTS = process.env.E2E_SCREENSHOTS || '';
 const BASE = `http://127.0.0.1:${PORT}`;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,6 +91,29 @@ async function stopServer(child) {
     await exit;
   }
 }
+
+/** A screenshot for the artifacts and, when E2E_SCREENSHOTS names a directory, the README. */
+async function screenshot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
+  if (SCREENSHOTS) {
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, name), fullPage: true });
+  }
+}
+
+/** axe-core's serious and critical findings on the page, one line each. */
+async function accessibilityProblems(page) {
+  // Evaluated through the devtools protocol, so the page's CSP (script-src 'self') allows it.
+  await page.evaluate(AXE_SOURCE);
+  const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** Whether the page is wider than the viewport (horizontal scrolling). */
+const overflowsWidth = (page) =>
+  page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 
 describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
   let server;
@@ -201,7 +228,45 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
     await eventually('the list to be live again', async () =>
       (await page.locator('#live-status').getAttribute('data-state')) === 'ok',
     );
-    await page.screenshot({ path: path.join(ARTIFACTS, 'list.png'), fullPage: true });
+    await screenshot(page, 'list.png');
+  });
+
+  it('adds a store created through the API live, and filters, searches and sorts the list', async () => {
+    await page.evaluate(() => {
+      window.notReloaded = true;
+    });
+    const created = await fetch(`${BASE}/api/v1/stores`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'e2e-cli', engine: 'woocommerce' }),
+    });
+    assert.equal(created.status, 201);
+    await eventually('the store created elsewhere to appear', async () => (await row('e2e-cli').count()) === 1);
+    assert.equal(await page.evaluate(() => window.notReloaded), true, 'added without a reload');
+    assert.match(await row('e2e-cli').locator('time').textContent(), /just now|min ago/);
+    const names = async () =>
+      (await page.locator('tr[data-store-id]:visible a.store-name').allTextContents()).map((t) => t.trim());
+    assert.deepEqual(await names(), ['e2e-cli', 'e2e-woo', 'e2e-shop'], 'newest first');
+    await page.selectOption('#sort', 'name');
+    assert.deepEqual(await names(), ['e2e-cli', 'e2e-shop', 'e2e-woo']);
+    await page.fill('#filter-text', 'sho');
+    assert.deepEqual(await names(), ['e2e-shop']);
+    await page.fill('#filter-text', '');
+    await page.selectOption('#filter-engine', 'woocommerce');
+    assert.deepEqual(await names(), ['e2e-cli', 'e2e-woo']);
+    await page.selectOption('#filter-phase', 'ready');
+    assert.deepEqual(await names(), []);
+    assert.equal(await page.locator('#no-stores').isVisible(), true, 'says that nothing matches');
+    await page.selectOption('#filter-phase', 'live');
+    await page.selectOption('#filter-engine', 'all');
+    await page.selectOption('#sort', 'newest');
+    // Keep e2e-cli out of the later steps' way.
+    const id = (await created.json()).id;
+    const removed = await fetch(`${BASE}/api/v1/stores/${id}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(removed.status, 202);
   });
 
   it("shows a store's conditions and its events arriving live", async () => {
@@ -219,16 +284,58 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
     assert.match(await fresh.first().locator('.reason').textContent(), /StepFailed/);
     const namespace = page.locator('tr[data-condition="NamespaceReady"] [data-field="status"]');
     assert.equal((await namespace.textContent()).trim(), 'False');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'detail.png'), fullPage: true });
+    await screenshot(page, 'detail.png');
   });
 
-  it("offers the owner the store's credentials and says they come once setup is complete", async () => {
+  it("tells the owner the store's credentials come once setup is complete, and offers none before", async () => {
+    assert.equal(await page.locator('#credentials-form').count(), 0, 'no empty credential view is offered');
+    assert.match(await page.locator('#credentials-pending').textContent(), /once the store's setup is complete/);
+  });
+
+  it('works on a phone: 375 px wide, no horizontal scrolling, the list as cards', async () => {
+    const phone = await browser.newContext({
+      viewport: { width: 375, height: 812 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      storageState: await page.context().storageState(),
+    });
+    const small = await phone.newPage();
+    try {
+      small.on('pageerror', (error) => problems.push(`script error (375 px): ${error.message}`));
+      await small.goto(`${BASE}/`);
+      await small.locator('tr[data-store-id]:visible').first().waitFor();
+      assert.equal(await overflowsWidth(small), false, 'the list does not scroll sideways');
+      const display = await small.locator('table.stores thead').evaluate((el) => getComputedStyle(el).display);
+      assert.equal(display, 'none', 'no table header: each store is a card');
+      await screenshot(small, 'list-phone.png');
+      await small.locator('tr[data-store-id]:visible a.store-name').first().click();
+      await small.waitForURL(/\/stores\//);
+      assert.equal(await overflowsWidth(small), false, "a store's page does not scroll sideways");
+      await small.goto(`${BASE}/login`);
+      assert.equal(await overflowsWidth(small), false, 'the login page does not scroll sideways');
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it('has one h1 per page and no serious accessibility problems (axe-core), contrast included', async () => {
     const storePage = page.url();
-    await Promise.all([page.waitForURL(/\/credentials$/), page.click('#credentials-form button')]);
-    const alert = (await page.locator('.alert.error').textContent()).trim();
-    assert.match(alert, /copied once the store's setup is complete; the store is provisioning/);
+    for (const url of [`${BASE}/`, storePage]) {
+      await page.goto(url);
+      assert.equal(await page.locator('h1').count(), 1, `one h1 on ${url}`);
+      assert.deepEqual(await accessibilityProblems(page), [], url);
+    }
+    const anonymous = await browser.newContext();
+    const login = await anonymous.newPage();
+    try {
+      await login.goto(`${BASE}/login`);
+      assert.equal(await login.locator('h1').count(), 1, 'one h1 on the login page');
+      assert.deepEqual(await accessibilityProblems(login), [], 'login page');
+    } finally {
+      await anonymous.close();
+    }
     await page.goto(storePage);
-    assert.equal((await page.locator('h1 [data-field="phase"]').textContent()).trim(), 'provisioning');
   });
 
   it('deletes a store from its page and shows it deleted', async () => {
@@ -242,14 +349,21 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
     assert.equal(await page.locator('#delete-form').count(), 0, 'no delete button on a deleted store');
     assert.equal(await page.locator('#credentials-form').count(), 0, 'no credentials button on a deleted store');
     await page.goto(`${BASE}/`);
+    assert.equal(await row('e2e-shop').isVisible(), false, 'deleted stores are hidden by default');
+    await page.selectOption('#filter-phase', 'all');
     assert.equal(await phaseOf('e2e-shop'), 'deleted');
+    assert.equal(await row('e2e-shop').locator('[data-field="links"] a').count(), 0, 'no live links');
+    assert.equal((await row('e2e-shop').locator('[data-field="progress"]').textContent()).trim(), '', 'no stale progress');
 
     // And from the list, for the other store: its row turns deleted in place.
     await Promise.all([
       page.waitForURL(/\/#store-/),
       row('e2e-woo').locator('button', { hasText: 'Delete' }).click(),
     ]);
+    await page.selectOption('#filter-phase', 'all');
     await eventually('e2e-woo to show deleted', async () => (await phaseOf('e2e-woo')) === 'deleted');
+    await page.selectOption('#filter-phase', 'live');
+    assert.equal(await row('e2e-woo').isVisible(), false, 'and leaves the live list');
   });
 
   it('logs out', async () => {

@@ -2,7 +2,8 @@
 # Browser test of the dashboard. Builds storefleet, makes a temp SQLite database with one user,
 # runs dashboard.test.mjs with node's test runner (it starts `storefleet api`, then
 # `storefleet serve`, on a free port, with KUBECONFIG=/nonexistent so stores just wait), and
-# stops every process it started. Screenshots and server logs land in ./artifacts/.
+# stops every process it started. Screenshots and server logs land in ./artifacts/; the
+# README's screenshots (docs/screenshots/) are rewritten by each run.
 #
 # Without node or chromium it prints `skipped: <reason>` and exits 0.
 # CHROMIUM=/path/to/chromium overrides /usr/bin/chromium; no browser is ever downloaded.
@@ -28,8 +29,8 @@ echo "building storefleet"
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/storefleet"
 
 cd "$here"
-if [ ! -f node_modules/playwright-core/package.json ]; then
-    echo "installing playwright-core (no browser download)"
+if [ ! -f node_modules/playwright-core/package.json ] || [ ! -f node_modules/axe-core/package.json ]; then
+    echo "installing playwright-core and axe-core (no browser download)"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 nice -n 10 npm ci --no-audit --no-fund --loglevel=error
 fi
 
@@ -62,5 +63,6 @@ E2E_STOREFLEET_BIN="$bin" \
     E2E_TOKEN="$token" \
     E2E_PORT="$port" \
     E2E_ARTIFACTS="$artifacts" \
+    E2E_SCREENSHOTS="$root/docs/screenshots" \
     E2E_CHROMIUM="$chromium" \
     nice -n 10 node --test --test-reporter=spec dashboard.test.mjs

@@ -749,8 +749,8 @@ async fn only_the_owner_is_offered_and_shown_the_credentials() {
 
     let (_, html) = dash.page(&alice.cookie, &detail).await;
     assert!(
-        html.contains("id=\"credentials-form\""),
-        "the owner is offered them"
+        !html.contains("id=\"credentials-form\"") && html.contains("id=\"credentials-pending\""),
+        "before setup the owner is told when they come, not offered an empty view: {html}"
     );
     let (_, html) = dash.page(&admin.cookie, &detail).await;
     assert!(
@@ -784,6 +784,17 @@ async fn only_the_owner_is_offered_and_shown_the_credentials() {
         )
         .await
         .expect("save");
+
+    let (_, html) = dash.page(&alice.cookie, &detail).await;
+    assert!(
+        html.contains("id=\"credentials-form\""),
+        "once they exist the owner is offered them"
+    );
+    let (_, html) = dash.page(&admin.cookie, &detail).await;
+    assert!(
+        !html.contains("credentials-form"),
+        "an admin still is not: {html}"
+    );
 
     for (who, browser, csrf, want) in [
         ("no CSRF token", &alice, "", StatusCode::FORBIDDEN),
@@ -821,6 +832,14 @@ async fn only_the_owner_is_offered_and_shown_the_credentials() {
         "escaped: {html}"
     );
     assert!(!html.contains("<b>Zq81"), "never raw HTML");
+    assert!(
+        html.contains("<details id=\"password-reveal\"><summary>Reveal</summary><code data-field=\"admin_password\""),
+        "the password stays hidden until revealed: {html}"
+    );
+    assert!(
+        html.contains("data-copy=\"admin_password\"") && html.contains("data-copy=\"admin_email\""),
+        "each credential has a copy button"
+    );
     assert!(
         !html.contains("Publishable key"),
         "absent fields are left out"

@@ -86,6 +86,7 @@ struct StoreRow {
 
 impl From<&Store> for StoreRow {
     fn from(s: &Store) -> Self {
+        let gone = s.phase == Phase::Deleted;
         Self {
             id: s.id.to_string(),
             name: s.name.to_string(),
@@ -93,10 +94,15 @@ impl From<&Store> for StoreRow {
             engine: s.engine.as_str(),
             plan: s.plan.as_str(),
             phase: s.phase.as_str(),
-            progress: progress(&s.conditions.0),
-            message: s.message.clone(),
-            storefront_url: web_url(s.storefront_url.clone()),
-            admin_url: web_url(s.admin_url.clone()),
+            // A deleted store has no live links, no "retrying" and no stale conditions.
+            progress: if gone {
+                String::new()
+            } else {
+                progress(&s.conditions.0)
+            },
+            message: if gone { None } else { s.message.clone() },
+            storefront_url: web_url(s.storefront_url.clone()).filter(|_| !gone),
+            admin_url: web_url(s.admin_url.clone()).filter(|_| !gone),
             created: time(s.created_at),
             created_iso: s.created_at.to_rfc3339(),
             expires: s.expires_at.map(time),
@@ -134,6 +140,10 @@ struct ListPage {
     engines: Vec<Choice>,
     plans: Vec<Choice>,
     ttls: Vec<Choice>,
+    /// The phases the list can be filtered by.
+    phases: Vec<&'static str>,
+    /// Rows shown before any filter is touched: deleted stores are hidden by default.
+    visible_stores: usize,
     conditions_total: usize,
 }
 
@@ -210,6 +220,8 @@ async fn list_page(
                 label: label.to_owned(),
             })
             .collect(),
+        phases: Phase::ALL.into_iter().map(Phase::as_str).collect(),
+        visible_stores: stores.iter().filter(|s| s.phase != Phase::Deleted).count(),
         conditions_total: ConditionType::ORDER.len(),
     };
     Ok(render(status, "list.html", &page))
@@ -388,6 +400,8 @@ struct DetailPage {
     last_event_id: i64,
     /// Only the owner is offered the credentials (an admin viewing the store is not).
     owns: bool,
+    /// Whether a copy of the credentials exists yet (setup complete): only then are they offered.
+    credentials_ready: bool,
 }
 
 pub(crate) async fn detail(
@@ -401,6 +415,14 @@ pub(crate) async fn detail(
         .events(store.id, 0, EVENTS_ON_PAGE)
         .await
         .map_err(ApiError::from)?;
+    let owns = store.owner == session.caller.user.name;
+    let credentials_ready = owns
+        && app
+            .state()
+            .sealed_credentials(store.id)
+            .await
+            .map_err(ApiError::from)?
+            .is_some();
     let page = DetailPage {
         page: "detail",
         user: session.user(),
@@ -422,7 +444,8 @@ pub(crate) async fn detail(
             .collect(),
         last_event_id: events.last().map_or(0, |e| e.id),
         events: events.into_iter().map(EventRow::from).collect(),
-        owns: store.owner == session.caller.user.name,
+        owns,
+        credentials_ready,
     };
     Ok(render(StatusCode::OK, "detail.html", &page))
 }

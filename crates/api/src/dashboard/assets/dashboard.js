@@ -73,29 +73,99 @@
     }
   });
 
-  // The list: poll the JSON list and update each row in place.
+  // "3 min ago" for a time in the past (the exact time stays in the title).
+  function relative(iso, now) {
+    const at = new Date(iso).getTime();
+    if (Number.isNaN(at)) return '';
+    const seconds = Math.max(0, Math.round((now - at) / 1000));
+    if (seconds < 45) return 'just now';
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 60) return `${minutes} min ago`;
+    const hours = Math.round(minutes / 60);
+    if (hours < 48) return `${hours} h ago`;
+    return `${Math.round(hours / 24)} days ago`;
+  }
+
+  function relativeTimes(root) {
+    const now = Date.now();
+    root.querySelectorAll('time[data-field="created"][datetime]').forEach((el) => {
+      const text = relative(el.getAttribute('datetime'), now);
+      if (text && el.textContent !== text) el.textContent = text;
+      el.title = time(el.getAttribute('datetime'));
+    });
+  }
+
+  // The list: poll the JSON list, update each row in place, add stores created elsewhere (CLI,
+  // API), and apply the search, phase and engine filters and the sort.
   function followList() {
     const table = document.getElementById('stores');
     if (!table) {
       liveStatus('ok', 'live');
       return;
     }
+    const body = table.tBodies[0];
+    const template = document.getElementById('store-row');
+    const empty = document.getElementById('no-stores');
+    const controls = {
+      text: document.getElementById('filter-text'),
+      phase: document.getElementById('filter-phase'),
+      engine: document.getElementById('filter-engine'),
+      sort: document.getElementById('sort'),
+    };
     const total = Number(table.dataset.conditionsTotal) || 6;
     const after = new URLSearchParams(window.location.search).get('after');
     const url = '/api/v1/stores?limit=200' + (after ? '&after=' + encodeURIComponent(after) : '');
 
+    function shown(row) {
+      const text = controls.text.value.trim().toLowerCase();
+      const phase = controls.phase.value;
+      const engine = controls.engine.value;
+      const { name = '', owner = '' } = row.dataset;
+      if (text && !name.toLowerCase().includes(text) && !owner.toLowerCase().includes(text)) return false;
+      if (phase === 'live' && row.dataset.phase === 'deleted') return false;
+      if (phase !== 'live' && phase !== 'all' && row.dataset.phase !== phase) return false;
+      return engine === 'all' || row.dataset.engine === engine;
+    }
+
+    function applyFilters() {
+      const rows = Array.from(body.rows);
+      const by = controls.sort.value;
+      rows.sort((a, b) => {
+        if (by === 'name') return a.dataset.name.localeCompare(b.dataset.name);
+        const order = Date.parse(a.dataset.created) - Date.parse(b.dataset.created);
+        return by === 'oldest' ? order : -order;
+      });
+      let visible = 0;
+      for (const row of rows) {
+        row.hidden = !shown(row);
+        if (!row.hidden) visible += 1;
+        body.append(row);
+      }
+      if (empty) {
+        empty.hidden = visible > 0;
+        empty.textContent = rows.length
+          ? 'No store matches these filters.'
+          : 'No stores yet. Create one above: it is ready once a test order has gone through it.';
+      }
+    }
+
     function update(row, store) {
+      const gone = store.phase === 'deleted';
+      row.dataset.phase = store.phase;
       setPhase(row, store.phase);
-      setText(row, 'progress', progress(store.conditions || [], total));
-      setText(row, 'message', store.message || '');
+      // A deleted store keeps no live links, no "retrying" message and no stale progress.
+      setText(row, 'progress', gone ? '' : progress(store.conditions || [], total));
+      setText(row, 'message', gone ? '' : store.message || '');
       const message = row.querySelector('[data-field="message"]');
-      if (message) message.title = store.message || '';
+      if (message) message.title = gone ? '' : store.message || '';
       const links = row.querySelector('[data-field="links"]');
-      const wanted = [
-        [store.storefront_url, 'storefront'],
-        [store.admin_url, 'admin'],
-      ].filter(([u]) => isWebUrl(u));
-      if (links && links.querySelectorAll('a').length !== wanted.length) {
+      const wanted = gone
+        ? []
+        : [
+            [store.storefront_url, 'storefront'],
+            [store.admin_url, 'admin'],
+          ].filter(([u]) => isWebUrl(u));
+      if (links && (links.querySelectorAll('a').length !== wanted.length || links.childNodes.length === 0)) {
         links.replaceChildren();
         wanted.forEach(([u, text], i) => {
           if (i > 0) links.append(' ');
@@ -104,6 +174,34 @@
         if (wanted.length === 0) links.append(muted('—'));
       }
       dropDeleteButton(row, store.phase);
+    }
+
+    // A row for a store this page was not rendered with, from the server's own row template.
+    function addRow(store) {
+      if (!template || after) return null;
+      const row = template.content.firstElementChild.cloneNode(true);
+      row.id = 'store-' + store.id;
+      Object.assign(row.dataset, {
+        storeId: store.id,
+        name: store.name,
+        owner: store.owner || '',
+        engine: store.engine,
+        phase: store.phase,
+        created: store.created_at,
+      });
+      const name = row.querySelector('a.store-name');
+      name.href = '/stores/' + encodeURIComponent(store.id);
+      name.textContent = store.name;
+      setText(row, 'owner', store.owner || '');
+      setText(row, 'engine', store.engine);
+      setText(row, 'plan', store.plan);
+      row.querySelector('[data-field="created"]').setAttribute('datetime', store.created_at);
+      const form = row.querySelector('form');
+      form.action = '/stores/' + encodeURIComponent(store.id) + '/delete';
+      form.dataset.confirm = `Delete the store ${store.name}? Its namespace and data are removed.`;
+      update(row, store);
+      body.append(row);
+      return row;
     }
 
     async function tick() {
@@ -118,17 +216,27 @@
           return;
         }
         if (!response.ok) throw new Error('HTTP ' + response.status);
-        const body = await response.json();
-        for (const store of body.items) {
-          const row = table.querySelector(`tr[data-store-id="${CSS.escape(store.id)}"]`);
+        const list = await response.json();
+        for (const store of list.items) {
+          const row = body.querySelector(`tr[data-store-id="${CSS.escape(store.id)}"]`);
           if (row) update(row, store);
+          else addRow(store);
         }
+        applyFilters();
+        relativeTimes(table);
         liveStatus('ok', 'live');
       } catch (_) {
         liveStatus('error', 'reconnecting…');
       }
       window.setTimeout(tick, LIST_EVERY_MS);
     }
+    for (const control of Object.values(controls)) {
+      control?.addEventListener('input', applyFilters);
+      control?.addEventListener('change', applyFilters);
+    }
+    document.getElementById('filters')?.addEventListener('submit', (event) => event.preventDefault());
+    applyFilters();
+    relativeTimes(table);
     tick();
   }
 
@@ -222,6 +330,31 @@
     });
     refresh();
   }
+
+  // Copy buttons: the text of the element they name, through the clipboard API where the page
+  // may use it, else by selecting it for the browser's own copy command.
+  document.addEventListener('click', async (event) => {
+    const button = event.target instanceof Element ? event.target.closest('button[data-copy]') : null;
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(source.textContent);
+      copied = true;
+    } catch (_) {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      copied = document.execCommand('copy');
+    }
+    button.textContent = copied ? 'Copied' : 'Select and copy';
+    window.setTimeout(() => {
+      button.textContent = 'Copy';
+    }, 2000);
+  });
 
   const page = document.body.dataset.page;
   if (page === 'list') followList();
