@@ -266,24 +266,32 @@ pub enum StoreCommand {
     },
     /// Show one store.
     Get {
+        /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.
+        #[arg(value_name = "STORE")]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Delete a store (idempotent).
     Delete {
+        /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.
+        #[arg(value_name = "STORE")]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Show a store's admin login (and Medusa's publishable key): yours only, once setup is done.
     Credentials {
+        /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.
+        #[arg(value_name = "STORE")]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Show a store's events; `--follow` streams them live.
     Events {
+        /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.
+        #[arg(value_name = "STORE")]
         id: String,
         #[arg(long, short)]
         follow: bool,

@@ -1,6 +1,7 @@
 //! Client commands: `storefleet store create|list|get|delete|credentials|events` against a running API.
 
 use crate::cli::{ClientArgs, Output, StoreCommand};
+use crate::store_ref;
 use anyhow::{bail, Context as _};
 use futures::StreamExt;
 use reqwest::{Method, RequestBuilder, Response};
@@ -39,6 +40,34 @@ impl Api {
             .await
             .with_context(|| format!("could not reach the API at {}", self.base))?;
         json_or_error(response).await
+    }
+}
+
+impl Api {
+    /// Every store the caller may see, page by page.
+    async fn list_all(&self) -> anyhow::Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(a) => format!("/stores?limit=200&after={a}"),
+                None => "/stores?limit=200".to_owned(),
+            };
+            let page = self.send(self.request(Method::GET, &path)).await?;
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_after"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// The id of the store a command line names (see [`store_ref`]); a full id is taken as is.
+    async fn store_id(&self, reference: &str) -> anyhow::Result<String> {
+        if uuid::Uuid::parse_str(reference).is_ok() {
+            return Ok(reference.to_owned());
+        }
+        store_ref::resolve(reference, &self.list_all().await?)
     }
 }
 
@@ -155,20 +184,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
         }
         StoreCommand::List { client } => {
             let api = Api::new(&client)?;
-            let mut items = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let path = match &after {
-                    Some(a) => format!("/stores?limit=200&after={a}"),
-                    None => "/stores?limit=200".to_owned(),
-                };
-                let page = api.send(api.request(Method::GET, &path)).await?;
-                items.extend(page["items"].as_array().cloned().unwrap_or_default());
-                match page["next_after"].as_str() {
-                    Some(next) => after = Some(next.to_owned()),
-                    None => break,
-                }
-            }
+            let items = api.list_all().await?;
             emit(client.output, &Value::Array(items), |items| {
                 println!(
                     "{:<38} {:<24} {:<12} {:<7} {:<13} OWNER",
@@ -190,6 +206,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
         }
         StoreCommand::Get { id, client } => {
             let api = Api::new(&client)?;
+            let id = api.store_id(&id).await?;
             let store = api
                 .send(api.request(Method::GET, &format!("/stores/{id}")))
                 .await?;
@@ -198,6 +215,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
         }
         StoreCommand::Delete { id, client } => {
             let api = Api::new(&client)?;
+            let id = api.store_id(&id).await?;
             let store = api
                 .send(api.request(Method::DELETE, &format!("/stores/{id}")))
                 .await?;
@@ -213,6 +231,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
         }
         StoreCommand::Credentials { id, client } => {
             let api = Api::new(&client)?;
+            let id = api.store_id(&id).await?;
             let credentials = api
                 .send(api.request(Method::GET, &format!("/stores/{id}/credentials")))
                 .await?;
@@ -221,6 +240,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
         }
         StoreCommand::Events { id, follow, client } => {
             let api = Api::new(&client)?;
+            let id = api.store_id(&id).await?;
             if follow {
                 return follow_events(&api, &id, client.output).await;
             }

@@ -5,6 +5,7 @@ mod client;
 mod order_check;
 mod platform_key;
 mod server;
+mod store_ref;
 mod users;
 
 use clap::Parser;
@@ -25,6 +26,13 @@ fn init_logging(db: &DatabaseArgs) {
             .init(),
         LogFormat::Text => builder.init(),
     }
+}
+
+/// Client commands end quietly when their reader goes away (`store list -o json | head`), as
+/// kubectl and other Unix tools do, instead of panicking on the broken pipe. Only for them: a
+/// server must survive a client that hangs up.
+fn reset_sigpipe() {
+    sigpipe::reset();
 }
 
 #[tokio::main]
@@ -48,8 +56,14 @@ async fn main() -> ExitCode {
         Command::User(UserCommand::RotateToken { name, db }) => {
             users::rotate_token(&name, &db).await
         }
-        Command::Store(command) => client::run(command).await,
-        Command::OrderCheck(args) => order_check::run(&args).await,
+        Command::Store(command) => {
+            reset_sigpipe();
+            client::run(command).await
+        }
+        Command::OrderCheck(args) => {
+            reset_sigpipe();
+            order_check::run(&args).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

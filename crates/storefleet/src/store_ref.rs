@@ -1,0 +1,136 @@
+//! Which store a command line names: a full id, an unambiguous id prefix, or the name of one of
+//! the caller's live stores (as `kubectl` takes names and `git` takes short hashes).
+
+use anyhow::bail;
+use serde_json::Value;
+
+/// Shortest id prefix taken, so a typo of one or two characters is not read as a prefix.
+pub const MIN_PREFIX: usize = 4;
+
+/// The id of the store `reference` names among `stores` (the caller's list, as the API gives it).
+/// A live store's exact name wins over an id prefix; an ambiguous reference is an error that
+/// lists the candidates instead of picking one.
+pub fn resolve(reference: &str, stores: &[Value]) -> anyhow::Result<String> {
+    let text = |store: &Value, key: &str| store[key].as_str().unwrap_or("").to_owned();
+    let live = |store: &&Value| store["phase"].as_str() != Some("deleted");
+    let by_name: Vec<&Value> = stores
+        .iter()
+        .filter(live)
+        .filter(|s| s["name"].as_str() == Some(reference))
+        .collect();
+    match by_name.as_slice() {
+        [one] => return Ok(text(one, "id")),
+        [] => {}
+        several => bail!(
+            "{} live stores are named {reference}: {}; give the id instead",
+            several.len(),
+            several
+                .iter()
+                .map(|s| format!("{} (owner {})", text(s, "id"), text(s, "owner")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+    let prefix = reference.to_ascii_lowercase();
+    if prefix.len() >= MIN_PREFIX && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        let by_id: Vec<&Value> = stores
+            .iter()
+            .filter(|s| s["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
+            .collect();
+        match by_id.as_slice() {
+            [one] => return Ok(text(one, "id")),
+            [] => {}
+            several => bail!(
+                "the id prefix {reference} matches {} stores: {}; give more of the id",
+                several.len(),
+                several
+                    .iter()
+                    .map(|s| format!("{} ({})", text(s, "id"), text(s, "name")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    bail!(
+        "no store with this id, id prefix or live store name: {reference} (`storefleet store list` shows yours)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store(id: &str, name: &str, phase: &str, owner: &str) -> Value {
+        json!({"id": id, "name": name, "phase": phase, "owner": owner})
+    }
+
+    fn stores() -> Vec<Value> {
+        vec![
+            store(
+                "0190aaaa-0000-7000-8000-000000000001",
+                "shop",
+                "ready",
+                "alice",
+            ),
+            store(
+                "0190aaaa-0000-7000-8000-000000000002",
+                "shop",
+                "deleted",
+                "alice",
+            ),
+            store(
+                "0190bbbb-0000-7000-8000-000000000003",
+                "cafe",
+                "provisioning",
+                "alice",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_live_name_names_that_store_and_deleted_namesakes_do_not_count() {
+        assert_eq!(
+            resolve("shop", &stores()).ok().as_deref(),
+            Some("0190aaaa-0000-7000-8000-000000000001")
+        );
+    }
+
+    #[test]
+    fn a_unique_id_prefix_names_its_store_and_an_ambiguous_one_lists_the_candidates() {
+        assert_eq!(
+            resolve("0190bb", &stores()).ok().as_deref(),
+            Some("0190bbbb-0000-7000-8000-000000000003")
+        );
+        let error = resolve("0190aa", &stores()).err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(error.contains("matches 2 stores"), "{error}");
+        assert!(error.contains("000000000002 (shop)"), "{error}");
+    }
+
+    #[test]
+    fn short_prefixes_and_unknown_names_are_refused_with_a_hint() {
+        for reference in ["019", "nothing", "0190cc"] {
+            let error = resolve(reference, &stores()).err().map(|e| e.to_string());
+            assert!(
+                error.as_deref().is_some_and(|e| e.contains("store list")),
+                "{reference}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_live_stores_of_one_name_are_ambiguous_for_an_admin() {
+        let mut all = stores();
+        all.push(store(
+            "0190cccc-0000-7000-8000-000000000004",
+            "shop",
+            "ready",
+            "bob",
+        ));
+        let error = resolve("shop", &all).err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(error.contains("2 live stores are named shop"), "{error}");
+        assert!(error.contains("owner bob"), "{error}");
+    }
+}

@@ -1,0 +1,158 @@
+//! The `store` client commands run as a user runs them, against a real `storefleet api` on SQLite:
+//! stores named by name or id prefix, and a closed pipe (`store list -o json | head`) ending the
+//! command quietly instead of in a panic.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct ApiProcess {
+    child: Child,
+    url: String,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `storefleet api` (no orchestrator, no cluster) with one user.
+fn start_api() -> ApiProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("storefleet.db").display());
+    let token = common::add_user(&db, "merchant", false);
+    let port = storefleet_testkit::free_port().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args(["api", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--database-url")
+        .arg(&db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start storefleet api");
+    let url = format!("http://127.0.0.1:{port}");
+    let up_by = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < up_by, "storefleet api did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ApiProcess {
+        child,
+        url,
+        token,
+        _dir: dir,
+    }
+}
+
+fn cli(api: &ApiProcess) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_storefleet"));
+    command
+        .env("STOREFLEET_API_URL", &api.url)
+        .env("STOREFLEET_TOKEN", &api.token);
+    command
+}
+
+fn run(api: &ApiProcess, args: &[&str]) -> Output {
+    cli(api).args(args).output().expect("run storefleet")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `id: …` from the human view of a store.
+fn id_in(out: &Output) -> String {
+    stdout(out)
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .map(|id| id.trim().to_owned())
+        .unwrap_or_else(|| panic!("no id in {}", stdout(out)))
+}
+
+#[test]
+fn stores_are_named_by_name_or_id_prefix_everywhere_an_id_is_taken() {
+    let api = start_api();
+    let created = run(&api, &["store", "create", "shop-1", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let id = id_in(&created);
+    let other = run(
+        &api,
+        &["store", "create", "cafe-2", "--engine", "woocommerce"],
+    );
+    assert!(other.status.success(), "{}", stderr(&other));
+
+    let by_name = run(&api, &["store", "get", "shop-1"]);
+    assert!(by_name.status.success(), "{}", stderr(&by_name));
+    assert_eq!(id_in(&by_name), id);
+    let by_prefix = run(&api, &["store", "get", &id[..13]]);
+    assert!(by_prefix.status.success(), "{}", stderr(&by_prefix));
+    assert_eq!(id_in(&by_prefix), id);
+    let events = run(&api, &["store", "events", "shop-1"]);
+    assert!(events.status.success(), "{}", stderr(&events));
+    assert!(stdout(&events).contains("Requested"), "{}", stdout(&events));
+
+    let unknown = run(&api, &["store", "get", "no-such-shop"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown)
+            .contains("no store with this id, id prefix or live store name: no-such-shop"),
+        "{}",
+        stderr(&unknown)
+    );
+    // Both ids were made in the same millisecond range: a short common prefix is ambiguous.
+    let ambiguous = run(&api, &["store", "get", &id[..4]]);
+    assert!(!ambiguous.status.success());
+    assert!(
+        stderr(&ambiguous).contains("matches 2 stores"),
+        "{}",
+        stderr(&ambiguous)
+    );
+
+    let deleted = run(&api, &["store", "delete", "shop-1"]);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    assert!(stdout(&deleted).contains(&id), "{}", stdout(&deleted));
+}
+
+#[test]
+fn a_closed_pipe_ends_a_client_command_quietly_instead_of_in_a_panic() {
+    let api = start_api();
+    for name in ["pipe-1", "pipe-2", "pipe-3"] {
+        let created = run(&api, &["store", "create", name, "--engine", "medusa"]);
+        assert!(created.status.success(), "{}", stderr(&created));
+    }
+    // The reader is gone before the command writes a byte, as with `| head -c0`.
+    let mut child = cli(&api)
+        .args(["store", "list", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run storefleet");
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    let mut errors = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut errors)
+        .expect("stderr");
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert_ne!(status.code(), Some(101), "a panic's exit code: {errors}");
+    assert!(
+        errors.is_empty(),
+        "nothing printed on the way out: {errors}"
+    );
+}
