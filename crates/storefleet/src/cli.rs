@@ -232,6 +232,25 @@ pub struct ClientArgs {
     pub output: Output,
 }
 
+/// What `store wait` waits for.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Ready: a real test order went through the store.
+    Ready,
+    /// Deleted: nothing of the store is left.
+    Deleted,
+}
+
+/// The engines the API takes, for `--engine`'s help and checking.
+fn engine_names() -> clap::builder::PossibleValuesParser {
+    storefleet_domain::Engine::ALL.map(|e| e.as_str()).into()
+}
+
+/// The plans the API takes, for `--plan`'s help and checking.
+fn plan_names() -> clap::builder::PossibleValuesParser {
+    storefleet_domain::Plan::ALL.map(|p| p.as_str()).into()
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     Human,
@@ -242,10 +261,13 @@ pub enum Output {
 pub enum StoreCommand {
     /// Ask for a new store.
     Create {
+        /// The store's name: 3–30 characters of a–z, 0–9 and "-"; part of its address.
         name: String,
-        #[arg(long)]
+        /// The e-commerce engine the store runs.
+        #[arg(long, value_parser = engine_names())]
         engine: String,
-        #[arg(long)]
+        /// Resources of the store (CPU and memory requests); the platform's default when left out.
+        #[arg(long, value_parser = plan_names())]
         plan: Option<String>,
         /// Delete the store automatically after this many seconds.
         #[arg(long)]
@@ -256,6 +278,23 @@ pub enum StoreCommand {
         /// Follow progress until the store is ready or failed.
         #[arg(long)]
         wait: bool,
+        /// How long `--wait` waits (e.g. 90s, 10m, 1h); exit code 7 when it runs out.
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Wait until a store is ready (or deleted), showing each step with the time elapsed.
+    Wait {
+        /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.
+        #[arg(value_name = "STORE")]
+        id: String,
+        /// What to wait for.
+        #[arg(long = "for", value_enum, default_value = "ready")]
+        r#for: WaitFor,
+        /// How long to wait (e.g. 90s, 10m, 1h); exit code 7 when it runs out.
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -293,6 +332,7 @@ pub enum StoreCommand {
         /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.
         #[arg(value_name = "STORE")]
         id: String,
+        /// Keep streaming new events live until the store is deleted (or Ctrl-C).
         #[arg(long, short)]
         follow: bool,
         #[command(flatten)]

@@ -1,8 +1,9 @@
 //! Client commands: `storefleet store create|list|get|delete|credentials|events` against a running API.
 
-use crate::cli::{ClientArgs, Output, StoreCommand};
+use crate::cli::{ClientArgs, Output, StoreCommand, WaitFor};
+use crate::exit_code::{fail, Failure};
 use crate::store_ref;
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use futures::StreamExt;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
@@ -17,12 +18,27 @@ struct Api {
 
 impl Api {
     fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let token = args
-            .token
-            .clone()
-            .context("no API token: pass --token or set STOREFLEET_TOKEN")?;
+        let base = args.api_url.trim_end_matches('/');
+        if !base.starts_with("http://") && !base.starts_with("https://") {
+            return fail(
+                Failure::Usage,
+                format!("--api-url {base} has no scheme: did you mean http://{base} ?"),
+            );
+        }
+        if let Some(server) = base.strip_suffix("/api/v1") {
+            return fail(
+                Failure::Usage,
+                format!("--api-url {base} ends in /api/v1: give the server's base URL, {server}"),
+            );
+        }
+        let Some(token) = args.token.clone() else {
+            return fail(
+                Failure::Auth,
+                "no API token: pass --token or set STOREFLEET_TOKEN",
+            );
+        };
         Ok(Self {
-            base: args.api_url.trim_end_matches('/').to_owned(),
+            base: base.to_owned(),
             token,
             http: reqwest::Client::new(),
         })
@@ -35,15 +51,26 @@ impl Api {
     }
 
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("could not reach the API at {}", self.base))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return self.unreachable(&e),
+        };
         json_or_error(response).await
     }
 }
 
 impl Api {
+    /// A request that never got an answer: name the URL and the cause.
+    fn unreachable<T>(&self, error: &reqwest::Error) -> anyhow::Result<T> {
+        let cause = std::error::Error::source(error)
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| error.to_string());
+        fail(
+            Failure::Unavailable,
+            format!("could not reach the API at {}: {cause}", self.base),
+        )
+    }
+
     /// Every store the caller may see, page by page.
     async fn list_all(&self) -> anyhow::Result<Vec<Value>> {
         let mut items = Vec::new();
@@ -80,9 +107,10 @@ async fn json_or_error(response: Response) -> anyhow::Result<Value> {
     let message = body["error"]["message"]
         .as_str()
         .unwrap_or("no error message");
+    let failure = Failure::from_status(status.as_u16());
     match body["error"]["field"].as_str() {
-        Some(field) => bail!("{status}: {field}: {message}"),
-        None => bail!("{status}: {message}"),
+        Some(field) => fail(failure, format!("{status}: {field}: {message}")),
+        None => fail(failure, format!("{status}: {message}")),
     }
 }
 
@@ -158,6 +186,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             ttl_seconds,
             idempotency_key,
             wait,
+            timeout,
             client,
         } => {
             let api = Api::new(&client)?;
@@ -178,7 +207,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
                 let id = store["id"]
                     .as_str()
                     .context("API returned a store without an id")?;
-                wait_until_settled(&api, id).await?;
+                wait_for(&api, id, WaitFor::Ready, timeout).await?;
             }
             Ok(())
         }
@@ -238,6 +267,16 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             emit(client.output, &credentials, print_credentials);
             Ok(())
         }
+        StoreCommand::Wait {
+            id,
+            r#for,
+            timeout,
+            client,
+        } => {
+            let api = Api::new(&client)?;
+            let id = api.store_id(&id).await?;
+            wait_for(&api, &id, r#for, timeout).await
+        }
         StoreCommand::Events { id, follow, client } => {
             let api = Api::new(&client)?;
             let id = api.store_id(&id).await?;
@@ -261,8 +300,11 @@ async fn follow_events(api: &Api, id: &str, output: Output) -> anyhow::Result<()
         .request(Method::GET, &format!("/stores/{id}/events"))
         .header("Accept", "text/event-stream")
         .send()
-        .await
-        .with_context(|| format!("could not reach the API at {}", api.base))?;
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(e) => return api.unreachable(&e),
+    };
     if !response.status().is_success() {
         json_or_error(response).await?;
         return Ok(());
@@ -300,13 +342,33 @@ async fn follow_events(api: &Api, id: &str, output: Output) -> anyhow::Result<()
     Ok(())
 }
 
-/// Print each condition as it changes until the store is ready or failed.
-async fn wait_until_settled(api: &Api, id: &str) -> anyhow::Result<()> {
+/// How often a store being waited on is looked at, and how often a wait with no change says
+/// it is still waiting.
+const WAIT_POLL: Duration = Duration::from_secs(1);
+const STILL_WAITING_EVERY: Duration = Duration::from_secs(15);
+
+/// Wait until the store is ready (or deleted), printing each condition as it changes and, while
+/// nothing changes, the step it waits on, each line with the time elapsed. Ends with
+/// [`Failure::Timeout`] at `timeout`, [`Failure::StoreFailed`] when the store fails.
+async fn wait_for(api: &Api, id: &str, target: WaitFor, timeout: Duration) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let mut seen: HashMap<String, String> = HashMap::new();
+    let mut last_line = started;
     loop {
-        let store = api
-            .send(api.request(Method::GET, &format!("/stores/{id}")))
-            .await?;
+        let elapsed = started.elapsed();
+        let stamp = format!("[{:>4}s]", elapsed.as_secs());
+        let response = api
+            .request(Method::GET, &format!("/stores/{id}"))
+            .send()
+            .await;
+        let store = match response {
+            Ok(response) if target == WaitFor::Deleted && response.status() == 404 => {
+                println!("{stamp} store is deleted");
+                return Ok(());
+            }
+            Ok(response) => json_or_error(response).await?,
+            Err(e) => return api.unreachable(&e),
+        };
         for condition in store["conditions"].as_array().into_iter().flatten() {
             let kind = condition["type"].as_str().unwrap_or("?").to_owned();
             let line = format!(
@@ -316,13 +378,15 @@ async fn wait_until_settled(api: &Api, id: &str) -> anyhow::Result<()> {
                 condition["message"].as_str().unwrap_or("")
             );
             if seen.get(&kind) != Some(&line) {
-                println!("{kind:<18} {line}");
+                println!("{stamp} {kind:<18} {line}");
                 seen.insert(kind, line);
+                last_line = std::time::Instant::now();
             }
         }
-        match store["phase"].as_str() {
-            Some("ready") => {
-                println!("store is ready");
+        let phase = store["phase"].as_str().unwrap_or("?");
+        match (target, phase) {
+            (WaitFor::Ready, "ready") => {
+                println!("{stamp} store is ready");
                 println!(
                     "storefront: {}",
                     store["storefront_url"].as_str().unwrap_or("-")
@@ -331,12 +395,55 @@ async fn wait_until_settled(api: &Api, id: &str) -> anyhow::Result<()> {
                 println!("credentials: storefleet store credentials {id}");
                 return Ok(());
             }
-            Some("failed") => bail!(
-                "store failed: {}",
-                store["message"].as_str().unwrap_or("no reason recorded")
-            ),
-            Some("deleting") | Some("deleted") => bail!("store is being deleted"),
-            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+            (WaitFor::Ready, "failed") => {
+                return fail(
+                    Failure::StoreFailed,
+                    format!(
+                        "store failed: {}",
+                        store["message"].as_str().unwrap_or("no reason recorded")
+                    ),
+                )
+            }
+            (WaitFor::Ready, "deleting" | "deleted") => {
+                return fail(Failure::StoreFailed, "store is being deleted")
+            }
+            (WaitFor::Deleted, "deleted") => {
+                println!("{stamp} store is deleted");
+                return Ok(());
+            }
+            _ => {}
         }
+        if elapsed >= timeout {
+            return fail(
+                Failure::Timeout,
+                format!(
+                    "store is still {phase} after {} s (--timeout); {}",
+                    timeout.as_secs(),
+                    waiting_on(&store)
+                ),
+            );
+        }
+        if last_line.elapsed() >= STILL_WAITING_EVERY {
+            println!("{stamp} still {phase}: {}", waiting_on(&store));
+            last_line = std::time::Instant::now();
+        }
+        tokio::time::sleep(WAIT_POLL).await;
     }
+}
+
+/// The first condition that is not yet true, and why, for progress lines.
+fn waiting_on(store: &Value) -> String {
+    store["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["status"].as_str() != Some("True"))
+        .map(|c| {
+            format!(
+                "waiting on {} ({})",
+                c["type"].as_str().unwrap_or("?"),
+                c["reason"].as_str().unwrap_or("")
+            )
+        })
+        .unwrap_or_else(|| "waiting on the orchestrator".to_owned())
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod exit_code;
 mod order_check;
 mod platform_key;
 mod server;
@@ -69,7 +70,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code::of(&e).exit_code()
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Which store a command line names: a full id, an unambiguous id prefix, or the name of one of
 //! the caller's live stores (as `kubectl` takes names and `git` takes short hashes).
 
-use anyhow::bail;
+use crate::exit_code::{fail, Failure};
 use serde_json::Value;
 
 /// Shortest id prefix taken, so a typo of one or two characters is not read as a prefix.
@@ -21,15 +21,20 @@ pub fn resolve(reference: &str, stores: &[Value]) -> anyhow::Result<String> {
     match by_name.as_slice() {
         [one] => return Ok(text(one, "id")),
         [] => {}
-        several => bail!(
-            "{} live stores are named {reference}: {}; give the id instead",
-            several.len(),
-            several
-                .iter()
-                .map(|s| format!("{} (owner {})", text(s, "id"), text(s, "owner")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        several => {
+            return fail(
+                Failure::Usage,
+                format!(
+                    "{} live stores are named {reference}: {}; give the id instead",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|s| format!("{} (owner {})", text(s, "id"), text(s, "owner")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        }
     }
     let prefix = reference.to_ascii_lowercase();
     if prefix.len() >= MIN_PREFIX && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
@@ -40,20 +45,25 @@ pub fn resolve(reference: &str, stores: &[Value]) -> anyhow::Result<String> {
         match by_id.as_slice() {
             [one] => return Ok(text(one, "id")),
             [] => {}
-            several => bail!(
-                "the id prefix {reference} matches {} stores: {}; give more of the id",
-                several.len(),
-                several
-                    .iter()
-                    .map(|s| format!("{} ({})", text(s, "id"), text(s, "name")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            several => {
+                return fail(
+                    Failure::Usage,
+                    format!(
+                        "the id prefix {reference} matches {} stores: {}; give more of the id",
+                        several.len(),
+                        several
+                            .iter()
+                            .map(|s| format!("{} ({})", text(s, "id"), text(s, "name")))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            }
         }
     }
-    bail!(
+    fail(Failure::NotFound, format!(
         "no store with this id, id prefix or live store name: {reference} (`storefleet store list` shows yours)"
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -156,3 +156,110 @@ fn a_closed_pipe_ends_a_client_command_quietly_instead_of_in_a_panic() {
         "nothing printed on the way out: {errors}"
     );
 }
+
+#[test]
+fn exit_codes_tell_scripts_what_went_wrong_and_urls_get_hints() {
+    let api = start_api();
+    let code = |out: &Output| out.status.code();
+    let created = run(&api, &["store", "create", "shop-9", "--engine", "medusa"]);
+    assert_eq!(code(&created), Some(0), "{}", stderr(&created));
+
+    let missing = run(
+        &api,
+        &["store", "get", "01900000-0000-7000-8000-000000000000"],
+    );
+    assert_eq!(code(&missing), Some(3), "not found: {}", stderr(&missing));
+    let taken = run(&api, &["store", "create", "shop-9", "--engine", "medusa"]);
+    assert_eq!(code(&taken), Some(4), "conflict: {}", stderr(&taken));
+    let stranger = cli(&api)
+        .args(["store", "list"])
+        .env("STOREFLEET_TOKEN", "sf_not-a-token")
+        .output()
+        .expect("run");
+    assert_eq!(code(&stranger), Some(5), "auth: {}", stderr(&stranger));
+
+    let port = storefleet_testkit::free_port().unwrap();
+    let nobody = cli(&api)
+        .args(["store", "list"])
+        .env("STOREFLEET_API_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .expect("run");
+    assert_eq!(code(&nobody), Some(6), "unavailable: {}", stderr(&nobody));
+    assert!(
+        stderr(&nobody).contains(&format!(
+            "could not reach the API at http://127.0.0.1:{port}"
+        )),
+        "names the URL: {}",
+        stderr(&nobody)
+    );
+
+    let schemeless = api.url.trim_start_matches("http://").to_owned();
+    let out = cli(&api)
+        .args(["store", "list"])
+        .env("STOREFLEET_API_URL", &schemeless)
+        .output()
+        .expect("run");
+    assert_eq!(code(&out), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("did you mean http://{schemeless}")),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&api)
+        .args(["store", "list"])
+        .env("STOREFLEET_API_URL", format!("{}/api/v1", api.url))
+        .output()
+        .expect("run");
+    assert_eq!(code(&out), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("give the server's base URL, {}", api.url)),
+        "{}",
+        stderr(&out)
+    );
+
+    let bad_engine = run(&api, &["store", "create", "x-1", "--engine", "magento"]);
+    assert_eq!(code(&bad_engine), Some(2));
+    assert!(
+        stderr(&bad_engine).contains("possible values: woocommerce, medusa"),
+        "{}",
+        stderr(&bad_engine)
+    );
+}
+
+#[test]
+fn waiting_shows_the_step_and_time_elapsed_and_gives_up_at_the_timeout() {
+    // No orchestrator runs: the store stays requested, so the wait must run out.
+    let api = start_api();
+    let created = run(&api, &["store", "create", "slow-1", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let started = Instant::now();
+    let waited = run(&api, &["store", "wait", "slow-1", "--timeout", "2s"]);
+    assert_eq!(waited.status.code(), Some(7), "{}", stderr(&waited));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        stderr(&waited).contains("store is still requested after 2 s (--timeout)"),
+        "{}",
+        stderr(&waited)
+    );
+    let created = run(
+        &api,
+        &[
+            "store",
+            "create",
+            "slow-2",
+            "--engine",
+            "medusa",
+            "--wait",
+            "--timeout",
+            "1s",
+        ],
+    );
+    assert_eq!(created.status.code(), Some(7), "{}", stderr(&created));
+    let help = run(&api, &["store", "wait", "--help"]);
+    let help = stdout(&help);
+    assert!(
+        help.contains("--for <FOR>") && help.contains("deleted"),
+        "{help}"
+    );
+    assert!(!help.contains("--api-url <API_URL> --token"), "{help}");
+}
