@@ -223,6 +223,19 @@ else
   show "$TMP/events.out"; bad "storefleet store events $ID" "expected a Requested event and a StepFailed warning naming the missing cluster"
 fi
 
+# ---- by name, and store wait: with no cluster the wait runs out at --timeout (exit 7) ------
+if sf store get shop-1 >"$TMP/byname.out" 2>&1 && grep -q "^id: *$ID" "$TMP/byname.out"; then
+  ok "storefleet store get shop-1: a live store named by its name"
+else
+  show "$TMP/byname.out"; bad "storefleet store get shop-1" "expected the store $ID"
+fi
+sf store wait shop-1 --timeout 2s >"$TMP/wait.out" 2>&1; wait_rc=$?
+if [[ $wait_rc == 7 ]] && grep -q 'still provisioning after 2 s (--timeout)' "$TMP/wait.out"; then
+  ok "storefleet store wait --timeout 2s: gave up with exit code 7, saying the step it waits on"
+else
+  show "$TMP/wait.out"; bad "storefleet store wait shop-1 --timeout 2s" "expected exit 7 (got $wait_rc) and 'still provisioning after 2 s'"
+fi
+
 # ---- store credentials: the owner's view opens only once setup is done -------------------
 if sf store credentials "$ID" >"$TMP/cred.out" 2>&1; then
   show "$TMP/cred.out"; bad "storefleet store credentials $ID" "exited 0 before the store's setup was done"
