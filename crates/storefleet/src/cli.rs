@@ -34,6 +34,12 @@ pub enum Command {
     /// Place one real test order in any reachable store and print the order id and step timings.
     /// Exits 0 only when an order was placed.
     OrderCheck(OrderCheckArgs),
+    /// Print a shell completion script: `source <(storefleet completion bash)`.
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -229,7 +235,20 @@ pub struct ClientArgs {
     pub token: Option<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value = "human", global = true)]
-    pub output: Output,
+    pub output: StoreOutput,
+}
+
+/// How the `store` commands print what the API answered.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutput {
+    /// Aligned columns for people.
+    Human,
+    /// `human` with more columns (list: created, storefront, message).
+    Wide,
+    /// The API's JSON, pretty-printed (one document per line with `events --follow`).
+    Json,
+    /// The API's answer as YAML (`---` between documents with `events --follow`).
+    Yaml,
 }
 
 /// What `store wait` waits for.

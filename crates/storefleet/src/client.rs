@@ -1,6 +1,6 @@
 //! Client commands: `storefleet store create|list|get|delete|credentials|events` against a running API.
 
-use crate::cli::{ClientArgs, Output, StoreCommand, WaitFor};
+use crate::cli::{ClientArgs, StoreCommand, StoreOutput, WaitFor};
 use crate::exit_code::{fail, Failure};
 use crate::store_ref;
 use anyhow::Context as _;
@@ -167,13 +167,17 @@ fn print_event(event: &Value) {
     );
 }
 
-fn emit(output: Output, value: &Value, human: impl FnOnce(&Value)) {
+/// Print `value` as asked: JSON or YAML as the API answered it, or through `human` (which is
+/// told whether the wide view was asked for).
+fn emit(output: StoreOutput, value: &Value, human: impl FnOnce(&Value, bool)) {
     match output {
-        Output::Json => println!(
+        StoreOutput::Json => println!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
         ),
-        Output::Human => human(value),
+        StoreOutput::Yaml => print!("{}", serde_yaml_ng::to_string(value).unwrap_or_default()),
+        StoreOutput::Human => human(value, false),
+        StoreOutput::Wide => human(value, true),
     }
 }
 
@@ -202,7 +206,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
                 request = request.header("Idempotency-Key", key);
             }
             let store = api.send(request).await?;
-            emit(client.output, &store, print_store);
+            emit(client.output, &store, |s, _| print_store(s));
             if wait {
                 let id = store["id"]
                     .as_str()
@@ -214,21 +218,37 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
         StoreCommand::List { client } => {
             let api = Api::new(&client)?;
             let items = api.list_all().await?;
-            emit(client.output, &Value::Array(items), |items| {
-                println!(
-                    "{:<38} {:<24} {:<12} {:<7} {:<13} OWNER",
-                    "ID", "NAME", "ENGINE", "PLAN", "PHASE"
+            emit(client.output, &Value::Array(items), |items, wide| {
+                let head = format!(
+                    "{:<38} {:<24} {:<12} {:<7} {:<13} {:<16}",
+                    "ID", "NAME", "ENGINE", "PLAN", "PHASE", "OWNER"
                 );
+                if wide {
+                    println!("{head} {:<26} {:<40} MESSAGE", "CREATED", "STOREFRONT");
+                } else {
+                    println!("{}", head.trim_end());
+                }
                 for s in items.as_array().into_iter().flatten() {
-                    println!(
-                        "{:<38} {:<24} {:<12} {:<7} {:<13} {}",
-                        s["id"].as_str().unwrap_or("?"),
-                        s["name"].as_str().unwrap_or("?"),
-                        s["engine"].as_str().unwrap_or("?"),
-                        s["plan"].as_str().unwrap_or("?"),
-                        s["phase"].as_str().unwrap_or("?"),
-                        s["owner"].as_str().unwrap_or("?")
+                    let text = |key: &str| s[key].as_str().unwrap_or("-");
+                    let row = format!(
+                        "{:<38} {:<24} {:<12} {:<7} {:<13} {:<16}",
+                        text("id"),
+                        text("name"),
+                        text("engine"),
+                        text("plan"),
+                        text("phase"),
+                        text("owner")
                     );
+                    if wide {
+                        println!(
+                            "{row} {:<26} {:<40} {}",
+                            text("created_at"),
+                            text("storefront_url"),
+                            s["message"].as_str().unwrap_or("")
+                        );
+                    } else {
+                        println!("{}", row.trim_end());
+                    }
                 }
             });
             Ok(())
@@ -239,7 +259,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             let store = api
                 .send(api.request(Method::GET, &format!("/stores/{id}")))
                 .await?;
-            emit(client.output, &store, print_store);
+            emit(client.output, &store, |s, _| print_store(s));
             Ok(())
         }
         StoreCommand::Delete { id, client } => {
@@ -248,7 +268,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             let store = api
                 .send(api.request(Method::DELETE, &format!("/stores/{id}")))
                 .await?;
-            emit(client.output, &store, |s| {
+            emit(client.output, &store, |s, _| {
                 println!(
                     "deletion requested for {} ({}); phase: {}",
                     s["name"].as_str().unwrap_or("?"),
@@ -264,7 +284,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             let credentials = api
                 .send(api.request(Method::GET, &format!("/stores/{id}/credentials")))
                 .await?;
-            emit(client.output, &credentials, print_credentials);
+            emit(client.output, &credentials, |c, _| print_credentials(c));
             Ok(())
         }
         StoreCommand::Wait {
@@ -286,7 +306,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             let events = api
                 .send(api.request(Method::GET, &format!("/stores/{id}/events")))
                 .await?;
-            emit(client.output, &events["items"], |items| {
+            emit(client.output, &events["items"], |items, _| {
                 items.as_array().into_iter().flatten().for_each(print_event)
             });
             Ok(())
@@ -295,7 +315,7 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
 }
 
 /// Stream events over Server-Sent Events until the store is deleted or the user stops.
-async fn follow_events(api: &Api, id: &str, output: Output) -> anyhow::Result<()> {
+async fn follow_events(api: &Api, id: &str, output: StoreOutput) -> anyhow::Result<()> {
     let response = api
         .request(Method::GET, &format!("/stores/{id}/events"))
         .header("Accept", "text/event-stream")
@@ -330,8 +350,12 @@ async fn follow_events(api: &Api, id: &str, output: Output) -> anyhow::Result<()
                 "store-event" => {
                     let event: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
                     match output {
-                        Output::Json => println!("{data}"),
-                        Output::Human => print_event(&event),
+                        StoreOutput::Json => println!("{data}"),
+                        StoreOutput::Yaml => print!(
+                            "---\n{}",
+                            serde_yaml_ng::to_string(&event).unwrap_or_default()
+                        ),
+                        StoreOutput::Human | StoreOutput::Wide => print_event(&event),
                     }
                 }
                 "end" => return Ok(()),

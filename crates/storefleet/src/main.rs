@@ -61,6 +61,12 @@ async fn main() -> ExitCode {
             reset_sigpipe();
             client::run(command).await
         }
+        Command::Completion { shell } => {
+            reset_sigpipe();
+            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "storefleet", &mut std::io::stdout());
+            Ok(())
+        }
         Command::OrderCheck(args) => {
             reset_sigpipe();
             order_check::run(&args).await

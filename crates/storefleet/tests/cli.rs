@@ -263,3 +263,53 @@ fn waiting_shows_the_step_and_time_elapsed_and_gives_up_at_the_timeout() {
     );
     assert!(!help.contains("--api-url <API_URL> --token"), "{help}");
 }
+
+#[test]
+fn lists_print_as_yaml_and_wide_and_the_shells_get_completions() {
+    let api = start_api();
+    let created = run(&api, &["store", "create", "yaml-1", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let id = id_in(&created);
+
+    let yaml = run(&api, &["store", "list", "-o", "yaml"]);
+    assert!(yaml.status.success(), "{}", stderr(&yaml));
+    let yaml = stdout(&yaml);
+    assert!(yaml.starts_with("- "), "a YAML list: {yaml}");
+    assert!(yaml.contains(&format!("  id: {id}\n")), "{yaml}");
+    assert!(yaml.contains("  name: yaml-1"), "{yaml}");
+    let get = run(&api, &["store", "get", "yaml-1", "-o", "yaml"]);
+    assert!(
+        stdout(&get).contains("phase: requested"),
+        "{}",
+        stdout(&get)
+    );
+
+    let wide = run(&api, &["store", "list", "-o", "wide"]);
+    let wide = stdout(&wide);
+    let header = wide.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("CREATED") && header.contains("STOREFRONT"),
+        "{wide}"
+    );
+    let narrow = run(&api, &["store", "list"]);
+    assert!(
+        !stdout(&narrow).contains("STOREFRONT"),
+        "{}",
+        stdout(&narrow)
+    );
+
+    for (shell, marker) in [
+        ("bash", "_storefleet()"),
+        ("zsh", "#compdef storefleet"),
+        ("fish", "complete -c storefleet"),
+    ] {
+        let out = run(&api, &["completion", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("wait"),
+            "{shell} completes the store subcommands"
+        );
+    }
+}
