@@ -128,6 +128,9 @@ admin name="admin":
       echo "dashboard:   {{dashboard}}"
       echo "admin token: $token"
       echo "(saved to {{token_file}})"
+      # A CLI profile for this platform, so `storefleet store …` needs no flags.
+      printf '%s\n' "$token" | {{cli}} login --api-url {{dashboard}} --profile {{context}} \
+        || echo "(no CLI profile saved: run storefleet login --api-url {{dashboard}} yourself)"
     elif [[ -s '{{token_file}}' ]]; then
       echo "user {{name}} was not created ($(tail -n 1 "$err")); keeping the token in {{token_file}}"
     else

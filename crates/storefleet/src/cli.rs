@@ -34,6 +34,9 @@ pub enum Command {
     /// Place one real test order in any reachable store and print the order id and step timings.
     /// Exits 0 only when an order was placed.
     OrderCheck(OrderCheckArgs),
+    /// Save an API address and token as a profile (and make it current), after checking the
+    /// token against that API. The token comes from --token / STOREFLEET_TOKEN or standard input.
+    Login(LoginArgs),
     /// Print a shell completion script: `source <(storefleet completion bash)`.
     Completion {
         /// The shell to complete for.
@@ -222,20 +225,31 @@ pub enum UserCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct ClientArgs {
-    /// Base URL of the Storefleet API.
-    #[arg(
-        long,
-        env = "STOREFLEET_API_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub api_url: String,
-    /// API token (from `storefleet user add`).
+    /// Base URL of the Storefleet API [default: the profile's, else http://127.0.0.1:8080].
+    #[arg(long, env = "STOREFLEET_API_URL", global = true)]
+    pub api_url: Option<String>,
+    /// API token (from `storefleet user add`) [default: the profile's, else the token file].
     #[arg(long, env = "STOREFLEET_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// Profile saved by `storefleet login` [default: the current one].
+    #[arg(long, env = "STOREFLEET_PROFILE", global = true)]
+    pub profile: Option<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value = "human", global = true)]
     pub output: StoreOutput,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoginArgs {
+    /// Base URL of the Storefleet API.
+    #[arg(long, env = "STOREFLEET_API_URL", default_value = crate::profiles::DEFAULT_API_URL)]
+    pub api_url: String,
+    /// API token; read from standard input when not given.
+    #[arg(long, env = "STOREFLEET_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Name of the profile to save (one per platform).
+    #[arg(long, env = "STOREFLEET_PROFILE", default_value = "default")]
+    pub profile: String,
 }
 
 /// How the `store` commands print what the API answered.

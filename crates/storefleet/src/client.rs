@@ -1,7 +1,9 @@
 //! Client commands: `storefleet store create|list|get|delete|credentials|events` against a running API.
 
+use crate::cli::LoginArgs;
 use crate::cli::{ClientArgs, StoreCommand, StoreOutput, WaitFor};
 use crate::exit_code::{fail, Failure};
+use crate::profiles;
 use crate::store_ref;
 use anyhow::Context as _;
 use futures::StreamExt;
@@ -18,7 +20,23 @@ struct Api {
 
 impl Api {
     fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let base = args.api_url.trim_end_matches('/');
+        let config = match profiles::config_path() {
+            Some(path) => profiles::load(&path)?,
+            None => profiles::Config::default(),
+        };
+        let target = profiles::resolve(
+            args.api_url.as_deref(),
+            args.token.as_deref(),
+            args.profile.as_deref(),
+            &config,
+        )?;
+        let token = target.token.or_else(profiles::token_from_file);
+        Self::at(&target.api_url, token)
+    }
+
+    /// A client of the API at `url` (checked for the mistakes people make) with `token`.
+    fn at(url: &str, token: Option<String>) -> anyhow::Result<Self> {
+        let base = url.trim_end_matches('/');
         if !base.starts_with("http://") && !base.starts_with("https://") {
             return fail(
                 Failure::Usage,
@@ -31,10 +49,10 @@ impl Api {
                 format!("--api-url {base} ends in /api/v1: give the server's base URL, {server}"),
             );
         }
-        let Some(token) = args.token.clone() else {
+        let Some(token) = token else {
             return fail(
                 Failure::Auth,
-                "no API token: pass --token or set STOREFLEET_TOKEN",
+                format!("no API token for {base}: run storefleet login, pass --token or set STOREFLEET_TOKEN"),
             );
         };
         Ok(Self {
@@ -470,4 +488,52 @@ fn waiting_on(store: &Value) -> String {
             )
         })
         .unwrap_or_else(|| "waiting on the orchestrator".to_owned())
+}
+
+/// `storefleet login`: check the token against the API, then save it as a profile and make that
+/// profile current.
+pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let token = match args.token {
+        Some(token) => token,
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("could not read the token from standard input")?;
+            line.trim().to_owned()
+        }
+    };
+    if token.is_empty() {
+        return fail(
+            Failure::Usage,
+            "no token: pass --token, set STOREFLEET_TOKEN or give it on standard input",
+        );
+    }
+    let api = Api::at(&args.api_url, Some(token.clone()))?;
+    api.send(api.request(Method::GET, "/stores?limit=1"))
+        .await
+        .context("the token was not saved")?;
+    let Some(path) = profiles::config_path() else {
+        return fail(
+            Failure::General,
+            "no place for the config: set HOME, XDG_CONFIG_HOME or STOREFLEET_CONFIG",
+        );
+    };
+    let mut config = profiles::load(&path)?;
+    config.profiles.insert(
+        args.profile.clone(),
+        profiles::Profile {
+            api_url: api.base.clone(),
+            token,
+        },
+    );
+    config.current = Some(args.profile.clone());
+    profiles::save(&path, &config)?;
+    println!(
+        "logged in to {}; profile {} is current (saved in {})",
+        api.base,
+        args.profile,
+        path.display()
+    );
+    Ok(())
 }

@@ -5,6 +5,7 @@ mod client;
 mod exit_code;
 mod order_check;
 mod platform_key;
+mod profiles;
 mod server;
 mod store_ref;
 mod users;
@@ -61,6 +62,7 @@ async fn main() -> ExitCode {
             reset_sigpipe();
             client::run(command).await
         }
+        Command::Login(args) => client::login(args).await,
         Command::Completion { shell } => {
             reset_sigpipe();
             let mut command = <cli::Cli as clap::CommandFactory>::command();

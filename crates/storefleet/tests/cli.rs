@@ -313,3 +313,128 @@ fn lists_print_as_yaml_and_wide_and_the_shells_get_completions() {
         );
     }
 }
+
+/// The binary with a fresh config home and none of the caller's STOREFLEET_* settings.
+fn bare(config_home: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_storefleet"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("STOREFLEET_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("HOME", config_home);
+    command
+}
+
+#[test]
+fn login_saves_a_checked_profile_that_later_commands_use_and_flags_override() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let api = start_api();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("storefleet/config.toml");
+
+    // A wrong token is refused by the API and nothing is saved.
+    let refused = bare(home.path())
+        .args(["login", "--api-url", &api.url, "--token", "sf_wrong"])
+        .output()
+        .expect("login");
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert!(!config.exists(), "nothing saved for a refused token");
+
+    // The token on standard input, as `user add … | tail -1 | storefleet login` would give it.
+    let mut login = bare(home.path())
+        .args(["login", "--api-url", &api.url, "--profile", "laptop"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("login");
+    writeln!(login.stdin.take().expect("stdin"), "{}", api.token).expect("token");
+    let out = login.wait_with_output().expect("login");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("profile laptop is current"),
+        "{}",
+        stdout(&out)
+    );
+    let mode = std::fs::metadata(&config)
+        .expect("config")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the config holds tokens: owner only");
+
+    let created = bare(home.path())
+        .args(["store", "create", "prof-1", "--engine", "medusa"])
+        .output()
+        .expect("create");
+    assert!(
+        created.status.success(),
+        "the profile gives address and token: {}",
+        stderr(&created)
+    );
+
+    let overridden = bare(home.path())
+        .args(["store", "list", "--token", "sf_wrong"])
+        .output()
+        .expect("list");
+    assert_eq!(
+        overridden.status.code(),
+        Some(5),
+        "a flag overrides the profile"
+    );
+
+    // Another address never gets the profile's token.
+    let port = storefleet_testkit::free_port().unwrap();
+    let elsewhere = bare(home.path())
+        .args([
+            "store",
+            "list",
+            "--api-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .output()
+        .expect("list");
+    assert_eq!(elsewhere.status.code(), Some(5), "{}", stderr(&elsewhere));
+    assert!(
+        stderr(&elsewhere).contains("no API token for"),
+        "{}",
+        stderr(&elsewhere)
+    );
+
+    let unknown = bare(home.path())
+        .args(["store", "list", "--profile", "prod"])
+        .output()
+        .expect("list");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("no profile prod (profiles: laptop)"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn the_token_file_just_admin_writes_is_used_when_nothing_else_gives_a_token() {
+    let api = start_api();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("storefleet")).unwrap();
+    std::fs::write(
+        home.path().join("storefleet/token"),
+        format!("{}\n", api.token),
+    )
+    .unwrap();
+    let listed = bare(home.path())
+        .args(["store", "list", "--api-url", &api.url])
+        .output()
+        .expect("list");
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let without = tempfile::tempdir().unwrap();
+    let refused = bare(without.path())
+        .args(["store", "list", "--api-url", &api.url])
+        .output()
+        .expect("list");
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+}
