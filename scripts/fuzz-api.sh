@@ -20,6 +20,7 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 export STOREFLEET_DATABASE_URL="sqlite://$work/fuzz.db" STOREFLEET_LOG_FORMAT=text KUBECONFIG=/nonexistent
+"$bin" migrate >/dev/null  # user commands never create a database
 token="$("$bin" user add fuzzer --admin | tail -n 1)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$bin" serve --listen "127.0.0.1:$port" --rate-per-user 1000000 --rate-per-ip 1000000 \

@@ -53,7 +53,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The token is the last line `user add` prints; it only travels through the environment.
+# User commands never create a database: migrate makes it. The token is the last line
+# `user add` prints; it only travels through the environment.
+STOREFLEET_DATABASE_URL="sqlite://$work/storefleet.db" STOREFLEET_LOG_FORMAT=text "$bin" migrate >/dev/null
 token="$(STOREFLEET_DATABASE_URL="sqlite://$work/storefleet.db" STOREFLEET_LOG_FORMAT=text \
     "$bin" user add e2e-user | tail -n 1)"
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"

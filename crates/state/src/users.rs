@@ -51,6 +51,10 @@ pub struct User {
 pub enum UserError {
     #[error("a user named {0:?} already exists")]
     Exists(String),
+    #[error("no user named {0:?}")]
+    NotFound(String),
+    #[error("{name:?} still owns {live} live store(s): delete them first (nothing changed)")]
+    OwnsStores { name: String, live: i64 },
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -114,6 +118,59 @@ impl StateStore {
         self.notify(&mut tx, USERS_CHANNEL).await?;
         tx.commit().await?;
         Ok(Some(user))
+    }
+
+    /// Every user, oldest first.
+    pub async fn list_users(&self) -> Result<Vec<User>, StateError> {
+        let rows =
+            sqlx::query("SELECT id, name, role, created_at FROM users ORDER BY created_at, name")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Remove the user `name`: its token stops working at once (announced on [`USERS_CHANNEL`]).
+    /// Refused while the user owns a store that is not deleted, so no store is left without an
+    /// owner who can delete it. Audited.
+    pub async fn remove_user(
+        &self,
+        name: &str,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<User, UserError> {
+        let mut tx = self.pool().begin().await.map_err(StateError::from)?;
+        let row = sqlx::query("SELECT id, name, role, created_at FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StateError::from)?;
+        let Some(row) = row else {
+            return Err(UserError::NotFound(name.to_owned()));
+        };
+        let user = user_from_row(&row)?;
+        let live: i64 = sqlx::query(
+            "SELECT COUNT(*) AS live FROM stores WHERE owner = $1 AND phase <> 'deleted'",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| row.try_get("live"))
+        .map_err(StateError::from)?;
+        if live > 0 {
+            return Err(UserError::OwnsStores {
+                name: name.to_owned(),
+                live,
+            });
+        }
+        sqlx::query("DELETE FROM users WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(StateError::from)?;
+        insert_audit(&mut tx, audit, now).await?;
+        self.notify(&mut tx, USERS_CHANNEL).await?;
+        tx.commit().await.map_err(StateError::from)?;
+        Ok(user)
     }
 
     /// The user holding the token with this hash, if any.

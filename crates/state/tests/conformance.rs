@@ -64,6 +64,7 @@ conformance!(
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
     a_rotated_token_replaces_the_old_one_and_is_audited,
+    users_are_listed_and_removed_only_once_they_own_no_live_store,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -783,4 +784,64 @@ async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) 
         .is_some());
     let audit_log = state.list_audit(None, 10).await.expect("audit");
     assert_eq!(audit_log[0].entry.action, "user.rotate_token");
+}
+
+async fn users_are_listed_and_removed_only_once_they_own_no_live_store(state: StateStore) {
+    for (name, hash) in [("alice", "hash-alice"), ("bob", "hash-bob")] {
+        state
+            .create_user(name, Role::User, hash, Utc::now())
+            .await
+            .expect("user");
+    }
+    let names =
+        |users: Vec<storefleet_state::User>| users.into_iter().map(|u| u.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(state.list_users().await.expect("list")),
+        ["alice", "bob"]
+    );
+    let store = create(&state, "alice", "shop").await;
+
+    let before = state.row_counts().await.expect("counts");
+    let refused = state
+        .remove_user("alice", &audit("cli", "user.remove"), Utc::now())
+        .await;
+    assert!(
+        matches!(refused, Err(UserError::OwnsStores { live: 1, .. })),
+        "{refused:?}"
+    );
+    let missing = state
+        .remove_user("nobody", &audit("cli", "user.remove"), Utc::now())
+        .await;
+    assert!(
+        matches!(missing, Err(UserError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(
+        state.row_counts().await.expect("counts"),
+        before,
+        "nothing changed"
+    );
+
+    // Being deleted still counts: the owner must be able to see it through.
+    state
+        .request_delete(store.id, &audit("alice", "store.delete"), Utc::now())
+        .await
+        .expect("delete");
+    assert!(state
+        .remove_user("alice", &audit("cli", "user.remove"), Utc::now())
+        .await
+        .is_err());
+
+    let removed = state
+        .remove_user("bob", &audit("cli", "user.remove"), Utc::now())
+        .await
+        .expect("remove bob");
+    assert_eq!(removed.name, "bob");
+    assert_eq!(
+        state.user_by_token_hash("hash-bob").await.expect("find"),
+        None
+    );
+    assert_eq!(names(state.list_users().await.expect("list")), ["alice"]);
+    let audit_log = state.list_audit(None, 10).await.expect("audit");
+    assert_eq!(audit_log[0].entry.action, "user.remove");
 }

@@ -221,6 +221,17 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// List the users: name, role, created.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Remove a user; its token stops working at once. Refused while it owns a live store.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

@@ -58,6 +58,8 @@ async fn main() -> ExitCode {
         Command::User(UserCommand::RotateToken { name, db }) => {
             users::rotate_token(&name, &db).await
         }
+        Command::User(UserCommand::List { db }) => users::list(&db).await,
+        Command::User(UserCommand::Remove { name, db }) => users::remove(&name, &db).await,
         Command::Store(command) => {
             reset_sigpipe();
             client::run(command).await

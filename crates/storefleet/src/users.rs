@@ -1,9 +1,62 @@
-//! `storefleet migrate`, `storefleet user add` and `user rotate-token`: direct database
-//! commands for operators.
+//! `storefleet migrate` and `storefleet user add|rotate-token|list|remove`: direct database
+//! commands for operators. The user commands say which database they act on and never create
+//! one: run elsewhere than `serve`, they would otherwise make an empty database whose tokens
+//! the running server rejects.
 
 use crate::cli::DatabaseArgs;
+use crate::exit_code::{fail, Failure};
 use anyhow::Context as _;
-use storefleet_state::{AuditEntry, Role, StateStore};
+use std::path::PathBuf;
+use storefleet_state::{AuditEntry, Role, StateStore, UserError};
+
+/// The SQLite file a `sqlite:` URL names, made absolute; `None` for any other database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = PathBuf::from(rest.split('?').next().unwrap_or(rest));
+    if path.is_absolute() {
+        Some(path)
+    } else {
+        std::env::current_dir().ok().map(|dir| dir.join(path))
+    }
+}
+
+/// The database for people: the SQLite file's absolute path, or a PostgreSQL URL without its
+/// user and password.
+fn describe(url: &str) -> String {
+    if let Some(path) = sqlite_file(url) {
+        return format!("SQLite {}", path.display());
+    }
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://{}", host_and_db.split('?').next().unwrap_or(""))
+        }
+        None => "(unrecognised database URL)".to_owned(),
+    }
+}
+
+/// Open the existing state store for a user command, saying which one on stderr; a SQLite file
+/// that does not exist is an error instead of a new, empty database.
+async fn open_existing(db: &DatabaseArgs) -> anyhow::Result<StateStore> {
+    if let Some(path) = sqlite_file(&db.database_url) {
+        if !path.exists() {
+            return fail(
+                Failure::NotFound,
+                format!(
+                    "no database at {}: user commands never create one. Run them where `storefleet serve` runs, \
+                     or pass the --database-url (STOREFLEET_DATABASE_URL) it uses; `storefleet migrate` creates a new one",
+                    path.display()
+                ),
+            );
+        }
+    }
+    eprintln!("database: {}", describe(&db.database_url));
+    StateStore::connect(&db.database_url)
+        .await
+        .context("could not open the state store")
+}
 
 pub async fn migrate(db: &DatabaseArgs) -> anyhow::Result<()> {
     StateStore::connect(&db.database_url)
@@ -16,9 +69,7 @@ pub async fn migrate(db: &DatabaseArgs) -> anyhow::Result<()> {
 /// Create a user; the token is printed once, alone on the last line, and only its hash is kept.
 pub async fn add(name: &str, admin: bool, db: &DatabaseArgs) -> anyhow::Result<()> {
     storefleet_domain::validate_user_name(name).map_err(anyhow::Error::msg)?;
-    let state = StateStore::connect(&db.database_url)
-        .await
-        .context("could not open the state store")?;
+    let state = open_existing(db).await?;
     let token = storefleet_api::auth::generate_token();
     let role = if admin { Role::Admin } else { Role::User };
     let user = state
@@ -39,9 +90,7 @@ pub async fn add(name: &str, admin: bool, db: &DatabaseArgs) -> anyhow::Result<(
 
 /// Replace a user's token; the new one is printed once, alone on the last line.
 pub async fn rotate_token(name: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
-    let state = StateStore::connect(&db.database_url)
-        .await
-        .context("could not open the state store")?;
+    let state = open_existing(db).await?;
     let token = storefleet_api::auth::generate_token();
     let audit = AuditEntry {
         actor: "cli".to_owned(),
@@ -67,4 +116,73 @@ pub async fn rotate_token(name: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
     );
     println!("{token}");
     Ok(())
+}
+
+/// Every user, one per line: name, role, created.
+pub async fn list(db: &DatabaseArgs) -> anyhow::Result<()> {
+    let state = open_existing(db).await?;
+    println!("{:<32} {:<6} CREATED", "NAME", "ROLE");
+    for user in state.list_users().await? {
+        println!(
+            "{:<32} {:<6} {}",
+            user.name,
+            user.role,
+            user.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    Ok(())
+}
+
+/// Remove a user (audited); refused while the user owns a store that is not deleted.
+pub async fn remove(name: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
+    let state = open_existing(db).await?;
+    let audit = AuditEntry {
+        actor: "cli".to_owned(),
+        action: "user.remove".to_owned(),
+        target: Some(name.to_owned()),
+        source_ip: None,
+        request_id: None,
+        outcome: "succeeded".to_owned(),
+        detail: None,
+    };
+    match state.remove_user(name, &audit, chrono::Utc::now()).await {
+        Ok(user) => {
+            println!(
+                "removed {} {} ({}); its token no longer works",
+                user.role, user.name, user.id
+            );
+            Ok(())
+        }
+        Err(e @ UserError::NotFound(_)) => fail(Failure::NotFound, format!("{e}; nothing changed")),
+        Err(e @ UserError::OwnsStores { .. }) => fail(Failure::Conflict, e.to_string()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn databases_are_described_without_secrets() {
+        assert_eq!(
+            describe("sqlite:///var/lib/sf.db?mode=rwc"),
+            "SQLite /var/lib/sf.db"
+        );
+        assert_eq!(
+            describe("postgres://storefleet:s3cret@db.internal:5432/storefleet?sslmode=require"),
+            "postgres://db.internal:5432/storefleet"
+        );
+        assert!(!describe("postgres://u:p%40ss@h/d").contains("p%40ss"));
+    }
+
+    #[test]
+    fn relative_sqlite_files_are_made_absolute() {
+        let path = sqlite_file("sqlite://storefleet.db").unwrap_or_default();
+        assert!(
+            path.is_absolute() && path.ends_with("storefleet.db"),
+            "{path:?}"
+        );
+        assert_eq!(sqlite_file("postgres://h/d"), None);
+    }
 }

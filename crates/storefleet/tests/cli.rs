@@ -438,3 +438,66 @@ fn the_token_file_just_admin_writes_is_used_when_nothing_else_gives_a_token() {
         .expect("list");
     assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
 }
+
+#[test]
+fn user_commands_say_which_database_and_never_create_one() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let add = bare(elsewhere.path())
+        .current_dir(elsewhere.path())
+        .args(["user", "add", "carol"])
+        .output()
+        .expect("user add");
+    assert_eq!(add.status.code(), Some(3), "{}", stderr(&add));
+    let expected = elsewhere.path().join("storefleet.db");
+    assert!(
+        stderr(&add).contains(&format!("no database at {}", expected.display())),
+        "{}",
+        stderr(&add)
+    );
+    assert!(!expected.exists(), "no empty database was made");
+
+    let api = start_api();
+    let db = format!(
+        "sqlite://{}",
+        api._dir.path().join("storefleet.db").display()
+    );
+    let user = |args: &[&str]| {
+        bare(elsewhere.path())
+            .args(["user"])
+            .args(args)
+            .args(["--database-url", &db])
+            .output()
+            .expect("user command")
+    };
+    let added = user(&["add", "dave"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(
+        stderr(&added).contains(&format!(
+            "database: SQLite {}",
+            api._dir.path().join("storefleet.db").display()
+        )),
+        "says which database: {}",
+        stderr(&added)
+    );
+    let listed = user(&["list"]);
+    let names: Vec<String> = stdout(&listed)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["merchant", "dave"], "{}", stdout(&listed));
+
+    let created = run(&api, &["store", "create", "kept-1", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let refused = user(&["remove", "merchant"]);
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("still owns 1 live store"),
+        "{}",
+        stderr(&refused)
+    );
+    let removed = user(&["remove", "dave"]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let gone = user(&["remove", "dave"]);
+    assert_eq!(gone.status.code(), Some(3), "{}", stderr(&gone));
+}

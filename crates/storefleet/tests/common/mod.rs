@@ -5,8 +5,19 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// `storefleet user add NAME [--admin]` against `db`; the new user's API token.
+/// `storefleet migrate`, then `storefleet user add NAME [--admin]` against `db`; the new user's
+/// API token.
 pub fn add_user(db: &str, name: &str, admin: bool) -> String {
+    // User commands never create a database: make it first, as `serve` or an operator would.
+    let migrated = Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args(["migrate", "--database-url", db])
+        .output()
+        .expect("migrate");
+    assert!(
+        migrated.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     let mut command = Command::new(env!("CARGO_BIN_EXE_storefleet"));
     command.args(["user", "add", name, "--database-url", db]);
     if admin {
