@@ -1,7 +1,6 @@
 //! Command-line interface: every setting is a flag with a matching environment variable.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -79,12 +78,13 @@ pub struct DatabaseArgs {
     /// Log filter (tracing syntax), e.g. `info` or `storefleet=debug`.
     #[arg(long, env = "STOREFLEET_LOG", default_value = "info")]
     pub log: String,
-    /// Log format.
+    /// Log format: `auto` is readable text on a terminal and JSON lines otherwise (a pod, a
+    /// file, a pipe); colour only ever on a terminal.
     #[arg(
         long,
         env = "STOREFLEET_LOG_FORMAT",
         value_enum,
-        default_value = "json"
+        default_value = "auto"
     )]
     pub log_format: LogFormat,
 }
@@ -101,6 +101,7 @@ pub enum OrderCheckVia {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    Auto,
     Json,
     Text,
 }
@@ -109,9 +110,10 @@ pub enum LogFormat {
 pub struct ServerArgs {
     #[command(flatten)]
     pub db: DatabaseArgs,
-    /// Address the HTTP server listens on (API, or health and metrics for the orchestrator).
+    /// Address the HTTP server listens on, HOST:PORT (`localhost:8080`, `0.0.0.0:8080`, `[::1]:8080`);
+    /// the API, or health and metrics for the orchestrator. Bound before anything else starts.
     #[arg(long, env = "STOREFLEET_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    pub listen: String,
     /// Directory holding the engine charts (`woocommerce/`, `medusa/`).
     #[arg(long, env = "STOREFLEET_CHARTS_DIR", default_value = "./charts")]
     pub charts_dir: PathBuf,

@@ -20,13 +20,21 @@ fn init_logging(db: &DatabaseArgs) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match db.log_format {
-        LogFormat::Json => builder
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let json = match db.log_format {
+        LogFormat::Auto => !terminal,
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+    };
+    if json {
+        builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .init(),
-        LogFormat::Text => builder.init(),
+            .init()
+    } else {
+        // Colour codes only where a terminal shows them, never in a file or a pipe.
+        builder.with_ansi(terminal).init()
     }
 }
 

@@ -90,7 +90,62 @@ async fn cluster_driver(args: &ServerArgs, settings: ClusterSettings) -> Arc<dyn
     }
 }
 
+/// How long open connections (event streams above all) get to finish after a shutdown signal
+/// before they are closed: a pod's rollout must not wait for its grace period's SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The Kubernetes API server this process would act on, for the startup banner: the
+/// kubeconfig's current context and its server, or the in-cluster service account.
+fn cluster_description() -> String {
+    if let Ok(config) = kube::config::Kubeconfig::read() {
+        let context = config.current_context.clone().unwrap_or_default();
+        let server = config
+            .contexts
+            .iter()
+            .find(|c| c.name == context)
+            .and_then(|c| c.context.as_ref())
+            .and_then(|c| config.clusters.iter().find(|k| k.name == c.cluster))
+            .and_then(|k| k.cluster.as_ref())
+            .and_then(|k| k.server.clone());
+        if let Some(server) = server {
+            return format!("context {context} at {server}");
+        }
+    }
+    match std::env::var("KUBERNETES_SERVICE_HOST") {
+        Ok(host) => format!("in-cluster at https://{host}"),
+        Err(_) => "none (no kubeconfig, not in a cluster): stores wait for one".to_owned(),
+    }
+}
+
+/// What the process serves and acts on: one log line always, and a banner on a terminal.
+fn announce(args: &ServerArgs, role: Role, address: std::net::SocketAddr) {
+    let url = format!("http://{address}");
+    let database = crate::users::describe(&args.db.database_url);
+    let cluster = (role != Role::ApiOnly).then(cluster_description);
+    tracing::info!(listen = %address, ?role, %database, cluster = cluster.as_deref().unwrap_or("-"), "storefleet listening");
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        if role != Role::OrchestratorOnly {
+            eprintln!("  dashboard  {url}/");
+            eprintln!("  API        {url}/api/v1 (docs: {url}/api/v1/openapi.json)");
+        } else {
+            eprintln!("  health     {url}/healthz");
+        }
+        eprintln!("  database   {database}");
+        if let Some(cluster) = cluster {
+            eprintln!("  cluster    {cluster}");
+        }
+    }
+}
+
 pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
+    // The port first: a second `serve` on a taken port stops here, before it opens the
+    // database or starts an orchestrator that would work beside the first one.
+    let listener = tokio::net::TcpListener::bind(args.listen.as_str())
+        .await
+        .with_context(|| format!("could not listen on {}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .with_context(|| format!("could not listen on {}", args.listen))?;
     let state = StateStore::connect(&args.db.database_url).await.context(
         "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
     )?;
@@ -177,10 +232,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
             storefleet_api::app(app_state, registry)
         }
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("could not listen on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, ?role, "storefleet listening");
+    announce(&args, role, address);
     let mut server_shutdown = shutdown_rx.clone();
     let server = storefleet_api::serve(listener, router, async move {
         let _ = server_shutdown.changed().await;
@@ -190,7 +242,16 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
     });
-    server.await.context("HTTP server failed")?;
+    let mut grace_over = shutdown_rx.clone();
+    tokio::select! {
+        served = server => served.context("HTTP server failed")?,
+        () = async move {
+            let _ = grace_over.changed().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::info!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "closing the connections still open (event streams)");
+        }
+    }
     while tasks.join_next().await.is_some() {}
     state.close().await;
     Ok(())

@@ -24,7 +24,7 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
 
 /// The database for people: the SQLite file's absolute path, or a PostgreSQL URL without its
 /// user and password.
-fn describe(url: &str) -> String {
+pub fn describe(url: &str) -> String {
     if let Some(path) = sqlite_file(url) {
         return format!("SQLite {}", path.display());
     }

@@ -501,3 +501,81 @@ fn user_commands_say_which_database_and_never_create_one() {
     let gone = user(&["remove", "dave"]);
     assert_eq!(gone.status.code(), Some(3), "{}", stderr(&gone));
 }
+
+#[test]
+fn serve_takes_a_host_name_and_exits_promptly_on_sigterm_with_an_event_stream_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("storefleet.db").display());
+    let token = common::add_user(&db, "merchant", false);
+    let port = storefleet_testkit::free_port().unwrap();
+    let log = dir.path().join("serve.log");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args(["serve", "--listen", &format!("localhost:{port}")])
+        .arg("--database-url")
+        .arg(&db)
+        .env("KUBECONFIG", "/nonexistent")
+        .env("STOREFLEET_LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("serve");
+    let url = format!("http://localhost:{port}");
+    let up_by = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < up_by, "serve did not listen on localhost");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let api = ApiProcess {
+        child: Command::new("true").spawn().unwrap(),
+        url: url.clone(),
+        token: token.clone(),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let created = run(&api, &["store", "create", "stream-1", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let id = id_in(&created);
+    // A client following the store's events, as the dashboard or `events --follow` does.
+    let follower = cli(&api)
+        .args(["store", "events", &id, "--follow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("follow");
+    std::thread::sleep(Duration::from_secs(1));
+
+    let asked = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let exited_by = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = serve.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < exited_by,
+            "serve still running 15 s after SIGTERM with a stream open:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut follower = follower;
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        asked.elapsed()
+    );
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log.contains("storefleet listening"), "{log}");
+    assert!(
+        log.contains("database=SQLite"),
+        "the log names the database: {log}"
+    );
+    assert!(!log.contains('\u{1b}'), "no colour codes in a file: {log}");
+}
