@@ -7,27 +7,62 @@ use axum::routing::get;
 use axum::Router;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use storefleet_state::StateStore;
+use tokio::sync::Mutex;
 
 #[derive(Clone)]
 struct Health {
     state: StateStore,
     registry: Arc<Registry>,
+    /// The last write probe's time and verdict: `/readyz` is public, so probes are coalesced
+    /// to at most one write per [`PROBE_EVERY`] however often it is asked.
+    last_probe: Arc<Mutex<Option<Probe>>>,
 }
+
+/// When the database was last probed and the verdict: ready, or why not.
+type Probe = (Instant, Result<(), &'static str>);
+
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 pub fn router(state: StateStore, registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(Health { state, registry })
+        .with_state(Health {
+            state,
+            registry,
+            last_probe: Arc::default(),
+        })
 }
 
-/// Ready when the database answers; a load balancer then stops sending traffic while it is down.
+/// Ready when the database takes a write; a load balancer then stops sending traffic while it
+/// is down, full or read-only.
 async fn readyz(State(health): State<Health>) -> impl IntoResponse {
-    match health.state.ping().await {
+    let mut last = health.last_probe.lock().await;
+    let verdict = match *last {
+        Some((at, verdict)) if at.elapsed() < PROBE_EVERY => verdict,
+        _ => {
+            let verdict = match health.state.check_writable().await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "readiness: the database cannot take writes");
+                    Err(match e.fault() {
+                        Some(storefleet_state::StorageFault::Unreachable) | None => {
+                            "database unreachable"
+                        }
+                        Some(_) => "database cannot take writes",
+                    })
+                }
+            };
+            *last = Some((Instant::now(), verdict));
+            verdict
+        }
+    };
+    match verdict {
         Ok(()) => (StatusCode::OK, "ok"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 

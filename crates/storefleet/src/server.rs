@@ -91,9 +91,7 @@ async fn cluster_driver(args: &ServerArgs, settings: ClusterSettings) -> Arc<dyn
 }
 
 pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
-    let state = StateStore::connect(&args.db.database_url).await.context(
-        "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
-    )?;
+    let state = open_state(&args.db.database_url).await?;
     let platform_key = crate::platform_key::resolve(&args, role)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signal = WorkSignal::default();
@@ -194,6 +192,28 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     while tasks.join_next().await.is_some() {}
     state.close().await;
     Ok(())
+}
+
+/// Open the state store and stop at startup when it cannot take writes: serving from a
+/// read-only database would answer every create and delete with 503 while looking alive.
+async fn open_state(url: &str) -> anyhow::Result<StateStore> {
+    let opened = match StateStore::connect(url).await {
+        Ok(state) => state.check_writable().await.map(|()| state),
+        Err(e) => Err(e),
+    };
+    match opened {
+        Ok(state) => Ok(state),
+        Err(e) if e.fault() == Some(storefleet_state::StorageFault::ReadOnly) => {
+            Err(anyhow::anyhow!(
+            "the state store is read-only ({e}); Storefleet must write to it: check the SQLite \
+             file's permissions and mount, or that PostgreSQL is a primary that accepts writes \
+             (not a standby, default_transaction_read_only off)"
+        ))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(
+            "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
+        )),
+    }
 }
 
 async fn shutdown_signal() {
