@@ -1,5 +1,6 @@
 //! Bearer-token authentication: tokens are random, only their SHA-256 is stored.
 
+use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -53,24 +54,20 @@ pub(crate) fn session_token(parts: &Parts) -> Option<&str> {
     cookie(&parts.headers, SESSION_COOKIE)
 }
 
-/// The caller's address: the peer, or the first `X-Forwarded-For` hop when configured to trust it.
-pub(crate) fn source_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<String> {
-    if trust_forwarded_for {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    parts
-        .extensions
+/// The caller's address: the peer, or the client behind it when the peer is a trusted proxy.
+pub(crate) fn source_ip(parts: &Parts, proxies: &TrustedProxies) -> Option<String> {
+    client_address(&parts.headers, &parts.extensions, proxies)
+}
+
+/// [`source_ip`] from a request's headers and extensions (where the server put the peer).
+pub(crate) fn client_address(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    proxies: &TrustedProxies,
+) -> Option<String> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| proxies.client(addr.ip(), headers).to_string())
 }
 
 /// An authenticated caller, with what the audit log needs to know about the request.
@@ -169,7 +166,7 @@ impl Caller {
             .map_err(Arc::unwrap_or_clone)?;
         Ok(Caller {
             user,
-            source_ip: source_ip(parts, app.config().trust_forwarded_for),
+            source_ip: source_ip(parts, &app.config().trusted_proxies),
             request_id: parts
                 .headers
                 .get("x-request-id")

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod client_ip;
 pub mod credentials;
 pub mod dashboard;
 pub mod error;
@@ -39,10 +40,13 @@ pub struct ApiConfig {
     pub cluster_name: String,
     pub provisioning_deadline: chrono::Duration,
     pub max_body_bytes: usize,
+    /// Mutating calls per authenticated user and minute.
     pub rate_per_user_per_minute: NonZeroU32,
+    /// Mutating calls per minute from one client address that carry no valid credential
+    /// (strangers, bad tokens); authenticated users never spend this budget.
     pub rate_per_ip_per_minute: NonZeroU32,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted ingress).
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` names the client; empty: the peer is the client.
+    pub trusted_proxies: client_ip::TrustedProxies,
     /// Opens the sealed copies of store credentials for their owners; `None`: the installation
     /// keeps no copy and the credential view says so.
     pub platform_key: Option<PlatformKey>,
@@ -60,7 +64,7 @@ impl Default for ApiConfig {
             max_body_bytes: 16 * 1024,
             rate_per_user_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
             rate_per_ip_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
-            trust_forwarded_for: false,
+            trusted_proxies: client_ip::TrustedProxies::default(),
             platform_key: None,
         }
     }

@@ -694,6 +694,135 @@ async fn mutations_over_the_rate_limit_get_429_with_retry_after() {
     );
 }
 
+/// A stranger's anonymous POSTs (and bad tokens) spend only the anonymous budget of their
+/// address: every tenant behind the same ingress address still creates and deletes.
+async fn strangers_cannot_spend_the_budget_of_tenants(app: TestApp) {
+    let mut anonymous = Vec::new();
+    for i in 0..8 {
+        let request = app
+            .client
+            .post(app.url("/api/v1/stores"))
+            .json(&json!({"name": format!("x{i}"), "engine": "medusa"}));
+        let request = if i % 2 == 0 {
+            request
+        } else {
+            request.bearer_auth("sf_not_a_real_token")
+        };
+        anonymous.push(request.send().await.expect("send").status());
+    }
+    assert_eq!(
+        anonymous[..3],
+        [StatusCode::UNAUTHORIZED; 3],
+        "{anonymous:?}"
+    );
+    assert!(
+        anonymous[3..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "strangers are limited: {anonymous:?}"
+    );
+    for (token, name) in [(&app.alice, "alices"), (&app.bob, "bobs")] {
+        let (status, store) = app
+            .create(token, json!({"name": name, "engine": "medusa"}))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "a tenant is not locked out: {store}"
+        );
+        let id = store["id"].as_str().expect("id");
+        let (status, _) = app.delete(token, id).await;
+        assert!(status.is_success(), "deletes still work: {status}");
+    }
+}
+
+fn strangers_config() -> ApiConfig {
+    ApiConfig {
+        rate_per_ip_per_minute: NonZeroU32::new(3).expect("nonzero"),
+        ..config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_strangers_cannot_spend_the_budget_of_tenants() {
+    strangers_cannot_spend_the_budget_of_tenants(sqlite(strangers_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_strangers_cannot_spend_the_budget_of_tenants() {
+    let Some(app) = postgres(strangers_config()).await else {
+        return;
+    };
+    strangers_cannot_spend_the_budget_of_tenants(app).await;
+}
+
+/// Behind a trusted proxy the client is the rightmost hop the proxy did not write: a forged
+/// leftmost entry neither escapes the limit nor lands in the audit log.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_rightmost_untrusted_hop() {
+    let config = ApiConfig {
+        rate_per_ip_per_minute: NonZeroU32::new(2).expect("nonzero"),
+        trusted_proxies: storefleet_api::client_ip::TrustedProxies::parse(&["127.0.0.0/8"])
+            .expect("proxies"),
+        ..config()
+    };
+    let app = sqlite(config).await;
+    let anonymous = |forwarded: String| {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"name": "x", "engine": "medusa"}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        // A new forged address each time; the proxy appended the attacker's real one.
+        let response = anonymous(format!("9.9.9.{i}, 203.0.113.7"))
+            .await
+            .expect("send");
+        statuses.push(response.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "forged entries must not buy new budgets"
+    );
+    let other = anonymous("203.0.113.7, 198.51.100.1".to_owned())
+        .await
+        .expect("send");
+    assert_eq!(
+        other.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client (naming the attacker on the left) keeps its own budget"
+    );
+
+    let created = app
+        .client
+        .post(app.url("/api/v1/stores"))
+        .bearer_auth(&app.alice)
+        .header("x-forwarded-for", "6.6.6.6, 198.51.100.9")
+        .json(&json!({"name": "shop", "engine": "medusa"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (status, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let entry = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["action"] == "store.create")
+        .expect("create audited");
+    assert_eq!(entry["source_ip"], "198.51.100.9", "{entry}");
+}
+
 #[test]
 fn the_committed_openapi_document_matches_the_code() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");

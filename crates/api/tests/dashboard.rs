@@ -221,6 +221,31 @@ impl Dash {
     }
 }
 
+/// Failed logins spend the anonymous budget of their address; a valid token still logs in
+/// from that same address, so strangers cannot lock tenants out of the dashboard.
+#[tokio::test]
+async fn failed_logins_by_strangers_do_not_lock_a_tenant_out() {
+    let dash = start(ApiConfig {
+        rate_per_ip_per_minute: NonZeroU32::new(2).expect("nonzero"),
+        ..config()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(dash.post_login("sf_guessed", &[]).await.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    dash.login(&dash.alice).await;
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_the_api_error_and_sets_no_session() {
     let dash = start(config()).await;

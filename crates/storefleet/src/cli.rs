@@ -171,15 +171,18 @@ pub struct ServerArgs {
     /// Most live stores on the platform.
     #[arg(long, env = "STOREFLEET_MAX_STORES_TOTAL", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_stores_total: u32,
-    /// Mutating API calls per user per minute.
+    /// Mutating API calls per authenticated user per minute.
     #[arg(long, env = "STOREFLEET_RATE_PER_USER", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_per_user: u32,
-    /// Mutating API calls per source IP per minute.
+    /// Mutating calls per client address per minute that carry no valid token (strangers, bad
+    /// tokens, login attempts that fail); authenticated users never spend this budget.
     #[arg(long, env = "STOREFLEET_RATE_PER_IP", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_per_ip: u32,
-    /// Trust X-Forwarded-For for the client address (only behind your own ingress).
-    #[arg(long, env = "STOREFLEET_TRUST_FORWARDED_FOR", default_value_t = false)]
-    pub trust_forwarded_for: bool,
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed:
+    /// the client is the rightmost hop that is not one of them. Empty: the TCP peer is the
+    /// client. Name only your own ingress controller or load balancer.
+    #[arg(long, env = "STOREFLEET_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Platform key, base64 of 32 random bytes: seals the copy of each store's credentials
     /// kept for its owner (API and orchestrator need the same key). Without one, `serve` on a
     /// SQLite file makes `<database>.key` beside it; other roles keep no copy.

@@ -26,8 +26,10 @@ fn non_zero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
-fn api_config(args: &ServerArgs) -> ApiConfig {
-    ApiConfig {
+fn api_config(args: &ServerArgs) -> anyhow::Result<ApiConfig> {
+    let trusted_proxies = storefleet_api::client_ip::TrustedProxies::parse(&args.trusted_proxies)
+        .context("--trusted-proxies / STOREFLEET_TRUSTED_PROXIES")?;
+    Ok(ApiConfig {
         limits: CreateLimits {
             per_user: i64::from(args.max_stores_per_user),
             total: i64::from(args.max_stores_total),
@@ -38,9 +40,9 @@ fn api_config(args: &ServerArgs) -> ApiConfig {
         ),
         rate_per_user_per_minute: non_zero(args.rate_per_user),
         rate_per_ip_per_minute: non_zero(args.rate_per_ip),
-        trust_forwarded_for: args.trust_forwarded_for,
+        trusted_proxies,
         ..ApiConfig::default()
-    }
+    })
 }
 
 fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
@@ -91,6 +93,7 @@ async fn cluster_driver(args: &ServerArgs, settings: ClusterSettings) -> Arc<dyn
 }
 
 pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
+    let api_config = api_config(&args)?;
     let state = open_state(&args.db.database_url).await?;
     let platform_key = crate::platform_key::resolve(&args, role)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -135,7 +138,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
             let in_process = (role == Role::Both).then(|| signal.clone());
             let config = ApiConfig {
                 platform_key: platform_key.clone(),
-                ..api_config(&args)
+                ..api_config
             };
             let app_state = AppState::new(state.clone(), config, in_process, http_metrics);
             if state.dialect() == Dialect::Postgres {
@@ -251,6 +254,28 @@ mod tests {
             Command::Serve(args) => args,
             other => panic!("not serve: {other:?}"),
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_and_a_bad_one_stops_startup() {
+        let config = api_config(&serve_args(&[
+            "--trusted-proxies",
+            "10.42.0.0/16,192.0.2.7",
+        ]))
+        .expect("valid proxies");
+        assert_eq!(
+            config.trusted_proxies,
+            storefleet_api::client_ip::TrustedProxies::parse(&["10.42.0.0/16", "192.0.2.7"])
+                .expect("parse")
+        );
+        assert!(api_config(&serve_args(&[]))
+            .expect("none")
+            .trusted_proxies
+            .is_empty());
+        let e = api_config(&serve_args(&["--trusted-proxies", "10.0.0.0/33"])).expect_err("bad");
+        let message = format!("{e:#}");
+        assert!(message.contains("--trusted-proxies"), "{message}");
+        assert!(message.contains("CIDR"), "{message}");
     }
 
     #[test]

@@ -187,6 +187,7 @@ pub(crate) struct LoginForm {
 pub(crate) async fn login(
     State(app): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -214,6 +215,14 @@ pub(crate) async fn login(
     } else {
         None
     };
+    match &user {
+        Some(user) => app.rate_limits().charge_user(&user.name)?,
+        None => app.rate_limits().charge_anonymous(auth::client_address(
+            &headers,
+            &extensions,
+            &app.config().trusted_proxies,
+        ))?,
+    }
     let Some(user) = user else {
         // The API's wording; the token is never echoed back into the page.
         let error = Some("unknown API token");
