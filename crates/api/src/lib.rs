@@ -15,6 +15,8 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod request_id;
+mod serve;
 pub mod stores;
 
 use axum::http::{header, HeaderName, StatusCode};
@@ -140,7 +142,7 @@ impl AppState {
 
 /// The whole HTTP surface: `/api/v1`, the OpenAPI document, health and metrics.
 pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
-    let x_request_id = HeaderName::from_static("x-request-id");
+    let x_request_id = HeaderName::from_static(request_id::HEADER);
     let api = Router::new()
         .merge(stores::router())
         .merge(credentials::router())
@@ -173,6 +175,8 @@ pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        // Outermost: an unacceptable client id is gone before anything logs or stores it.
+        .layer(axum::middleware::from_fn(request_id::replace_unacceptable))
 }
 
 async fn openapi_json() -> impl IntoResponse {
@@ -182,16 +186,4 @@ async fn openapi_json() -> impl IntoResponse {
     )
 }
 
-/// Serve the app until `shutdown` resolves, with peer addresses for the audit log and rate limits.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
+pub use serve::serve;

@@ -823,6 +823,105 @@ async fn behind_a_trusted_proxy_the_client_is_the_rightmost_untrusted_hop() {
     assert_eq!(entry["source_ip"], "198.51.100.9", "{entry}");
 }
 
+/// A client that never finishes its request headers is disconnected after the header-read
+/// timeout instead of holding a connection (and its task) forever.
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = sqlite(config()).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: storefleet\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(_)) | Ok(Err(_))),
+        "the connection was still open after 30 s"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(5),
+        "closed too early for a slow but honest client: {:?}",
+        started.elapsed()
+    );
+    let (status, _) = app.get(&app.alice, "/api/v1/stores").await;
+    assert_eq!(status, StatusCode::OK, "the server still serves others");
+}
+
+/// A client-chosen request id is kept only when short and plain; a 300,000-byte one is
+/// replaced by a UUID before it reaches the audit log or the response.
+#[tokio::test]
+async fn an_oversized_request_id_is_replaced_before_it_is_stored() {
+    let app = sqlite(config()).await;
+    let create = |id: String, name: &'static str| {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .bearer_auth(&app.alice)
+            .header("x-request-id", id)
+            .json(&json!({"name": name, "engine": "medusa"}))
+            .send()
+    };
+    let huge = "r".repeat(300_000);
+    let response = create(huge.clone(), "huge").await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let answered = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(answered.len(), 36, "a fresh UUID answers: {answered}");
+    let kept = create("ci-run-42.7".to_owned(), "plain")
+        .await
+        .expect("send");
+    assert_eq!(kept.headers()["x-request-id"], "ci-run-42.7");
+
+    let (_, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    let ids: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "store.create")
+        .map(|e| e["request_id"].as_str().expect("request id"))
+        .collect();
+    assert_eq!(ids.len(), 2, "{audit}");
+    assert!(ids.contains(&answered.as_str()), "{ids:?}");
+    assert!(ids.contains(&"ci-run-42.7"), "{ids:?}");
+    assert!(ids.iter().all(|id| id.len() <= 64), "{ids:?}");
+}
+
+/// Invented HTTP methods all count under one `other` label instead of a series each.
+#[tokio::test]
+async fn invented_methods_share_one_metrics_label() {
+    let app = sqlite(config()).await;
+    for i in 0..20 {
+        let method =
+            reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).expect("method");
+        app.client
+            .request(method, app.url("/api/v1/stores"))
+            .send()
+            .await
+            .expect("send");
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(!metrics.contains("INVENTED"), "{metrics}");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+}
+
 #[test]
 fn the_committed_openapi_document_matches_the_code() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
