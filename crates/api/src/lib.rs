@@ -47,6 +47,8 @@ pub struct ApiConfig {
     /// Mutating calls per minute from one client address that carry no valid credential
     /// (strangers, bad tokens); authenticated users never spend this budget.
     pub rate_per_ip_per_minute: NonZeroU32,
+    /// Credential reads per user and minute (each one is audited).
+    pub credential_reads_per_minute: NonZeroU32,
     /// Proxies whose `X-Forwarded-For` names the client; empty: the peer is the client.
     pub trusted_proxies: client_ip::TrustedProxies,
     /// Opens the sealed copies of store credentials for their owners; `None`: the installation
@@ -66,6 +68,7 @@ impl Default for ApiConfig {
             max_body_bytes: 16 * 1024,
             rate_per_user_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
             rate_per_ip_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
+            credential_reads_per_minute: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
             trusted_proxies: client_ip::TrustedProxies::default(),
             platform_key: None,
         }
@@ -95,6 +98,7 @@ impl AppState {
         let rate_limits = RateLimits::new(
             config.rate_per_user_per_minute,
             config.rate_per_ip_per_minute,
+            config.credential_reads_per_minute,
         );
         let caches = cache::ReadCaches::new(state.changes().clone());
         Self(Arc::new(Inner {

@@ -21,15 +21,27 @@ const PRUNE_ABOVE: usize = 10_000;
 pub struct RateLimits {
     per_user: DefaultKeyedRateLimiter<String>,
     anonymous_per_ip: DefaultKeyedRateLimiter<String>,
+    /// Credential reads are GETs (free elsewhere) but each writes an audit entry.
+    credential_reads: DefaultKeyedRateLimiter<String>,
 }
 
 impl RateLimits {
     /// `per_minute` requests per key and minute, with bursts of the same size.
-    pub fn new(per_user_per_minute: NonZeroU32, anonymous_per_ip_per_minute: NonZeroU32) -> Self {
+    pub fn new(
+        per_user_per_minute: NonZeroU32,
+        anonymous_per_ip_per_minute: NonZeroU32,
+        credential_reads_per_minute: NonZeroU32,
+    ) -> Self {
         Self {
             per_user: RateLimiter::keyed(Quota::per_minute(per_user_per_minute)),
             anonymous_per_ip: RateLimiter::keyed(Quota::per_minute(anonymous_per_ip_per_minute)),
+            credential_reads: RateLimiter::keyed(Quota::per_minute(credential_reads_per_minute)),
         }
+    }
+
+    /// Spend one of user `name`'s credential reads.
+    pub(crate) fn charge_credential_read(&self, name: &str) -> Result<(), ApiError> {
+        Self::check(&self.credential_reads, name.to_owned())
     }
 
     /// Spend one call of user `name`'s budget.

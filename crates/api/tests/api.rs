@@ -922,6 +922,44 @@ async fn invented_methods_share_one_metrics_label() {
     assert!(metrics.contains("method=\"other\""), "{metrics}");
 }
 
+/// Credential reads (audited each) have a per-user budget, so a loop cannot grow the audit
+/// log at request speed; another owner's reads are untouched.
+#[tokio::test]
+async fn credential_reads_are_rate_limited_per_user() {
+    let app = sqlite(ApiConfig {
+        credential_reads_per_minute: NonZeroU32::new(3).expect("nonzero"),
+        ..config()
+    })
+    .await;
+    let (_, alices) = app
+        .create(&app.alice, json!({"name": "alices", "engine": "medusa"}))
+        .await;
+    let (_, bobs) = app
+        .create(&app.bob, json!({"name": "bobs", "engine": "medusa"}))
+        .await;
+    let credentials_of = |store: &Value| {
+        format!(
+            "/api/v1/stores/{}/credentials",
+            store["id"].as_str().expect("id")
+        )
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.get(&app.alice, &credentials_of(&alices)).await.0);
+    }
+    assert_ne!(statuses[0], StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        statuses[3..],
+        [StatusCode::TOO_MANY_REQUESTS; 2],
+        "{statuses:?}"
+    );
+    assert_ne!(
+        app.get(&app.bob, &credentials_of(&bobs)).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "another owner has a budget of their own"
+    );
+}
+
 #[test]
 fn the_committed_openapi_document_matches_the_code() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");

@@ -64,6 +64,7 @@ conformance!(
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
     a_rotated_token_replaces_the_old_one_and_is_audited,
+    audit_entries_older_than_the_retention_are_pruned,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -783,4 +784,38 @@ async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) 
         .is_some());
     let audit_log = state.list_audit(None, 10).await.expect("audit");
     assert_eq!(audit_log[0].entry.action, "user.rotate_token");
+}
+
+async fn audit_entries_older_than_the_retention_are_pruned(state: StateStore) {
+    let now = Utc::now();
+    for days_ago in [400, 120, 91, 89, 1, 0] {
+        state
+            .record_audit(
+                &audit("alice", &format!("test.{days_ago}")),
+                now - Duration::days(days_ago),
+            )
+            .await
+            .expect("audit");
+    }
+    let deleted = state
+        .prune_audit(now - Duration::days(90))
+        .await
+        .expect("prune");
+    assert_eq!(deleted, 3);
+    let mut kept: Vec<String> = state
+        .list_audit(None, 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.entry.action)
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["test.0", "test.1", "test.89"]);
+    assert_eq!(
+        state
+            .prune_audit(now - Duration::days(90))
+            .await
+            .expect("again"),
+        0
+    );
 }

@@ -178,6 +178,12 @@ pub struct ServerArgs {
     /// tokens, login attempts that fail); authenticated users never spend this budget.
     #[arg(long, env = "STOREFLEET_RATE_PER_IP", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_per_ip: u32,
+    /// Credential reads per user per minute (each read is written to the audit log).
+    #[arg(long, env = "STOREFLEET_CREDENTIAL_READS_PER_USER", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub credential_reads_per_user: u32,
+    /// Days audit entries are kept; older ones are deleted hourly.
+    #[arg(long, env = "STOREFLEET_AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub audit_retention_days: u32,
     /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed:
     /// the client is the rightmost hop that is not one of them. Empty: the TCP peer is the
     /// client. Name only your own ingress controller or load balancer.

@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod order_check;
 mod platform_key;
+mod retention;
 mod server;
 mod users;
 

@@ -40,6 +40,7 @@ fn api_config(args: &ServerArgs) -> anyhow::Result<ApiConfig> {
         ),
         rate_per_user_per_minute: non_zero(args.rate_per_user),
         rate_per_ip_per_minute: non_zero(args.rate_per_ip),
+        credential_reads_per_minute: non_zero(args.credential_reads_per_user),
         trusted_proxies,
         ..ApiConfig::default()
     })
@@ -105,6 +106,11 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
 
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(crate::retention::prune_audit_log(
+        state.clone(),
+        args.audit_retention_days,
+        shutdown_rx.clone(),
+    ));
     if let Some(metrics) = orchestrator_metrics {
         let settings = cluster_settings(&args)?;
         let driver = cluster_driver(&args, settings.clone()).await;
