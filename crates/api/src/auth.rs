@@ -74,6 +74,8 @@ pub(crate) fn client_address(
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
+    /// Hash of the token the request came with, to check it again during a long response.
+    pub(crate) token_hash: String,
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
 }
@@ -154,18 +156,12 @@ impl Caller {
         token: &str,
     ) -> Result<Self, ApiError> {
         let token_hash = hash_token(token);
-        let user = app
-            .caches()
-            .user(&token_hash, async {
-                app.state()
-                    .user_by_token_hash(&token_hash)
-                    .await?
-                    .ok_or(ApiError::Unauthenticated("unknown API token"))
-            })
+        let user = user_by_token_hash(app, &token_hash)
             .await
             .map_err(Arc::unwrap_or_clone)?;
         Ok(Caller {
             user,
+            token_hash,
             source_ip: source_ip(parts, &app.config().trusted_proxies),
             request_id: parts
                 .headers
@@ -174,6 +170,22 @@ impl Caller {
                 .map(str::to_owned),
         })
     }
+}
+
+/// The user owning the token with this hash, remembered for a few seconds (and forgotten at
+/// once when a token changes).
+pub(crate) async fn user_by_token_hash(
+    app: &AppState,
+    token_hash: &str,
+) -> Result<User, Arc<ApiError>> {
+    app.caches()
+        .user(token_hash, async {
+            app.state()
+                .user_by_token_hash(token_hash)
+                .await?
+                .ok_or(ApiError::Unauthenticated("unknown API token"))
+        })
+        .await
 }
 
 #[cfg(test)]

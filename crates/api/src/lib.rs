@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod error;
 mod extract;
 pub mod health;
+mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
@@ -51,6 +52,11 @@ pub struct ApiConfig {
     pub credential_reads_per_minute: NonZeroU32,
     /// Proxies whose `X-Forwarded-For` names the client; empty: the peer is the client.
     pub trusted_proxies: client_ip::TrustedProxies,
+    /// Live event streams one user may hold open at once.
+    pub max_streams_per_user: usize,
+    /// A live event stream ends after this long; the client reconnects (and is authenticated
+    /// again) with `Last-Event-ID`.
+    pub stream_max_lifetime: std::time::Duration,
     /// Opens the sealed copies of store credentials for their owners; `None`: the installation
     /// keeps no copy and the credential view says so.
     pub platform_key: Option<PlatformKey>,
@@ -69,6 +75,8 @@ impl Default for ApiConfig {
             rate_per_user_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
             rate_per_ip_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
             credential_reads_per_minute: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
+            max_streams_per_user: 8,
+            stream_max_lifetime: std::time::Duration::from_secs(15 * 60),
             trusted_proxies: client_ip::TrustedProxies::default(),
             platform_key: None,
         }
@@ -82,6 +90,7 @@ struct Inner {
     rate_limits: RateLimits,
     http_metrics: HttpMetrics,
     caches: cache::ReadCaches,
+    streams: Arc<live::StreamSlots>,
 }
 
 /// Shared state of every handler. Cheap to clone.
@@ -103,6 +112,7 @@ impl AppState {
         let caches = cache::ReadCaches::new(state.changes().clone());
         Self(Arc::new(Inner {
             caches,
+            streams: Arc::default(),
             state,
             config,
             signal,
@@ -125,6 +135,10 @@ impl AppState {
 
     pub(crate) fn http_metrics(&self) -> &HttpMetrics {
         &self.0.http_metrics
+    }
+
+    pub(crate) fn streams(&self) -> &Arc<live::StreamSlots> {
+        &self.0.streams
     }
 
     pub(crate) fn caches(&self) -> &cache::ReadCaches {

@@ -71,15 +71,7 @@ impl RateLimits {
 /// Token owners are cached, so the handler's own lookup right after is free.
 pub(crate) async fn authenticated_user(app: &AppState, parts: &Parts) -> Option<String> {
     let token = bearer(parts).or_else(|| session_token(parts))?;
-    let token_hash = hash_token(token);
-    let user = app
-        .caches()
-        .user(&token_hash, async {
-            app.state()
-                .user_by_token_hash(&token_hash)
-                .await?
-                .ok_or(ApiError::Unauthenticated("unknown API token"))
-        })
+    let user = crate::auth::user_by_token_hash(app, &hash_token(token))
         .await
         .ok()?;
     Some(user.name)

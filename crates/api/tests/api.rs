@@ -8,6 +8,7 @@ use reqwest::{header, Client, StatusCode};
 use serde_json::{json, Value};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 use storefleet_api::{auth, metrics::HttpMetrics, ApiConfig, AppState};
 use storefleet_state::{OwnerCredentials, PlatformKey, Role, StateStore};
 
@@ -958,6 +959,147 @@ async fn credential_reads_are_rate_limited_per_user() {
         StatusCode::TOO_MANY_REQUESTS,
         "another owner has a budget of their own"
     );
+}
+
+/// One user cannot hold more than their share of live streams; others still open theirs.
+async fn live_streams_are_capped_per_user(app: TestApp) {
+    let (_, alices) = app
+        .create(&app.alice, json!({"name": "alices", "engine": "medusa"}))
+        .await;
+    let (_, bobs) = app
+        .create(&app.bob, json!({"name": "bobs", "engine": "medusa"}))
+        .await;
+    let alices = alices["id"].as_str().expect("id");
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let stream = app.event_stream(&app.alice, alices).await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        open.push(stream);
+    }
+    let refused = app.event_stream(&app.alice, alices).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
+    let bobs = app
+        .event_stream(&app.bob, bobs["id"].as_str().expect("id"))
+        .await;
+    assert_eq!(
+        bobs.status(),
+        StatusCode::OK,
+        "another user has slots of their own"
+    );
+}
+
+fn streams_config() -> ApiConfig {
+    ApiConfig {
+        max_streams_per_user: 2,
+        ..config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_live_streams_are_capped_per_user() {
+    live_streams_are_capped_per_user(sqlite(streams_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_live_streams_are_capped_per_user() {
+    let Some(app) = postgres(streams_config()).await else {
+        return;
+    };
+    live_streams_are_capped_per_user(app).await;
+}
+
+/// Read a live stream until it ends; how long that took.
+async fn until_the_stream_ends(mut stream: reqwest::Response, within: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    tokio::time::timeout(within, async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await
+    .expect("the stream was still open");
+    started.elapsed()
+}
+
+/// A stream ends at its maximum lifetime; the client reconnects and is authenticated again.
+async fn live_streams_end_at_their_lifetime(app: TestApp) {
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let id = store["id"].as_str().expect("id");
+    let stream = app.event_stream(&app.alice, id).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let lasted = until_the_stream_ends(stream, Duration::from_secs(20)).await;
+    assert!(
+        lasted >= Duration::from_millis(1500),
+        "ended before its lifetime: {lasted:?}"
+    );
+}
+
+/// A stream opened with a token ends once that token is rotated away.
+async fn a_live_stream_ends_when_its_token_is_rotated(app: TestApp) {
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let stream = app
+        .event_stream(&app.alice, store["id"].as_str().expect("id"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let audit = storefleet_state::AuditEntry {
+        actor: "cli".to_owned(),
+        action: "user.rotate_token".to_owned(),
+        target: Some("alice".to_owned()),
+        source_ip: None,
+        request_id: None,
+        outcome: "succeeded".to_owned(),
+        detail: None,
+    };
+    app.state
+        .rotate_token(
+            "alice",
+            &auth::hash_token(&auth::generate_token()),
+            &audit,
+            Utc::now(),
+        )
+        .await
+        .expect("rotate")
+        .expect("alice exists");
+    // The token cache forgets within its TTL (10 s) even without a notification.
+    let lasted = until_the_stream_ends(stream, Duration::from_secs(20)).await;
+    assert!(lasted < Duration::from_secs(15), "{lasted:?}");
+}
+
+fn lifetime_config() -> ApiConfig {
+    ApiConfig {
+        stream_max_lifetime: Duration::from_secs(2),
+        ..config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_live_streams_end_at_their_lifetime() {
+    live_streams_end_at_their_lifetime(sqlite(lifetime_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_live_streams_end_at_their_lifetime() {
+    let Some(app) = postgres(lifetime_config()).await else {
+        return;
+    };
+    live_streams_end_at_their_lifetime(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_live_stream_ends_when_its_token_is_rotated() {
+    a_live_stream_ends_when_its_token_is_rotated(sqlite(config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_live_stream_ends_when_its_token_is_rotated() {
+    let Some(app) = postgres(config()).await else {
+        return;
+    };
+    a_live_stream_ends_when_its_token_is_rotated(app).await;
 }
 
 #[test]

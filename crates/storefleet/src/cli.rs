@@ -181,6 +181,12 @@ pub struct ServerArgs {
     /// Credential reads per user per minute (each read is written to the audit log).
     #[arg(long, env = "STOREFLEET_CREDENTIAL_READS_PER_USER", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub credential_reads_per_user: u32,
+    /// Live event streams one user may hold open at once.
+    #[arg(long, env = "STOREFLEET_MAX_STREAMS_PER_USER", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub max_streams_per_user: u16,
+    /// Seconds a live event stream lasts before the client must reconnect (and authenticate again).
+    #[arg(long, env = "STOREFLEET_STREAM_MAX_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub stream_max_seconds: u64,
     /// Days audit entries are kept; older ones are deleted hourly.
     #[arg(long, env = "STOREFLEET_AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub audit_retention_days: u32,

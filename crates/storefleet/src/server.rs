@@ -41,6 +41,8 @@ fn api_config(args: &ServerArgs) -> anyhow::Result<ApiConfig> {
         rate_per_user_per_minute: non_zero(args.rate_per_user),
         rate_per_ip_per_minute: non_zero(args.rate_per_ip),
         credential_reads_per_minute: non_zero(args.credential_reads_per_user),
+        max_streams_per_user: usize::from(args.max_streams_per_user),
+        stream_max_lifetime: Duration::from_secs(args.stream_max_seconds),
         trusted_proxies,
         ..ApiConfig::default()
     })
