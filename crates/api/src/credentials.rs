@@ -4,9 +4,10 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiPath;
 use crate::stores::visible_store;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -50,7 +51,7 @@ pub struct CredentialsView {
 async fn store_credentials(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let view = credentials_for(&app, &caller, &id).await?;
     Ok((

@@ -3,9 +3,9 @@
 use crate::auth::Caller;
 use crate::cache::ListKey;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{store_id, ApiJson};
+use crate::extract::{store_id, ApiJson, ApiPath};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -365,7 +365,7 @@ pub(crate) async fn visible_store(
 async fn get_store(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<StoreView>, ApiError> {
     Ok(Json(visible_store(&app, &caller, &id).await?.into()))
 }
@@ -379,7 +379,7 @@ async fn get_store(
 async fn delete_store(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<StoreView>), ApiError> {
     let store = delete_for(&app, &caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(store.into())))
@@ -422,7 +422,7 @@ pub(crate) async fn delete_for(
 async fn store_events(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {

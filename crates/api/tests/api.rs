@@ -1102,6 +1102,28 @@ async fn postgres_a_live_stream_ends_when_its_token_is_rotated() {
     a_live_stream_ends_when_its_token_is_rotated(app).await;
 }
 
+/// A path that does not decode to UTF-8 gets the API's JSON error, like every other failure.
+#[tokio::test]
+async fn an_undecodable_path_gets_the_json_error_shape() {
+    let app = sqlite(config()).await;
+    for path in [
+        "/api/v1/stores/%FF%FE",
+        "/api/v1/stores/%C3%28/events",
+        "/api/v1/stores/%80/credentials",
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&app.alice)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
+    }
+}
+
 #[test]
 fn the_committed_openapi_document_matches_the_code() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");

@@ -468,8 +468,24 @@ async fn expired_stores_are_queued_for_deletion(state: StateStore) {
         .expect("create")
         .store;
     let long = create(&state, "alice", "long").await;
+    for store in [&short, &long] {
+        assert!(state
+            .save_credentials(store.id, "v1.sealed", now)
+            .await
+            .expect("save"));
+    }
     let expired = state.expire_stores(now).await.expect("expire");
     assert_eq!(expired, vec![short.id]);
+    assert_eq!(
+        state.sealed_credentials(short.id).await.expect("read"),
+        None,
+        "an expired store's credentials go when its deletion starts, as an owner's delete does"
+    );
+    assert!(state
+        .sealed_credentials(long.id)
+        .await
+        .expect("read")
+        .is_some());
     assert_eq!(
         state
             .get_store(short.id)
