@@ -49,9 +49,37 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .filter(|value| !value.is_empty())
 }
 
-/// The dashboard session token of a request, if it has the cookie.
+/// The session cookie's name over HTTPS. Browsers take a `__Host-` cookie only from this exact
+/// host, `Secure`, with `Path=/` and no `Domain`, so a store on a sibling subdomain (a tenant's
+/// code) cannot plant or overwrite it ("cookie tossing" a session onto another tenant).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-storefleet_session";
+
+/// The session cookie's name: `__Host-` prefixed over HTTPS; plain HTTP (a laptop) cannot
+/// carry a `Secure` cookie, so it keeps the bare name.
+pub(crate) fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// Whether the browser reached us over HTTPS (TLS ends at the ingress, which says so).
+pub(crate) fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The dashboard session token of a request, if it has the cookie. Over HTTPS only the
+/// `__Host-` cookie counts: a bare-named one may have been set by a sibling subdomain.
 pub(crate) fn session_token(parts: &Parts) -> Option<&str> {
-    cookie(&parts.headers, SESSION_COOKIE)
+    cookie(
+        &parts.headers,
+        session_cookie_name(is_https(&parts.headers)),
+    )
 }
 
 /// The caller's address: the peer, or the client behind it when the peer is a trusted proxy.

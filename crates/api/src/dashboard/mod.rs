@@ -196,9 +196,9 @@ impl IntoResponse for PageError {
         match self {
             PageError::LoggedOut => {
                 let mut response = Redirect::to("/login").into_response();
-                response
-                    .headers_mut()
-                    .insert(header::SET_COOKIE, session::clear_session_cookie());
+                for clear in session::clear_session_cookies() {
+                    response.headers_mut().append(header::SET_COOKIE, clear);
+                }
                 response
             }
             PageError::Forgery => error_page(StatusCode::FORBIDDEN, &self.to_string()),
