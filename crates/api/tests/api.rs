@@ -133,14 +133,18 @@ async fn postgres(config: ApiConfig) -> Option<TestApp> {
 
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        on_both_backends!(config => sqlite, postgres: $($name),*);
+    };
+    // Tests that need their own settings: `config_fn => sqlite_module, postgres_module: tests`.
+    ($config:ident => $sqlite:ident, $postgres:ident: $($name:ident),* $(,)?) => {
+        mod $sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::sqlite(super::config()).await).await; })*
+            async fn $name() { super::$name(super::sqlite(super::$config()).await).await; })*
         }
-        mod postgres {
+        mod $postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                let Some(app) = super::postgres(super::config()).await else { return };
+                let Some(app) = super::postgres(super::$config()).await else { return };
                 super::$name(app).await;
             })*
         }
@@ -177,7 +181,14 @@ on_both_backends!(
     the_list_follows_every_change_at_once_despite_its_cache,
     a_stream_ends_on_delete_only_after_the_deleted_event,
     only_the_owner_reads_credentials_and_only_while_a_copy_exists,
+    a_live_stream_ends_when_its_token_is_rotated,
 );
+on_both_backends!(strangers_config => sqlite_strangers, postgres_strangers:
+    strangers_cannot_spend_the_budget_of_tenants);
+on_both_backends!(streams_config => sqlite_streams, postgres_streams:
+    live_streams_are_capped_per_user);
+on_both_backends!(lifetime_config => sqlite_lifetime, postgres_lifetime:
+    live_streams_end_at_their_lifetime);
 
 async fn health_readiness_and_metrics_answer(app: TestApp) {
     let health = app
@@ -744,19 +755,6 @@ fn strangers_config() -> ApiConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_strangers_cannot_spend_the_budget_of_tenants() {
-    strangers_cannot_spend_the_budget_of_tenants(sqlite(strangers_config()).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_strangers_cannot_spend_the_budget_of_tenants() {
-    let Some(app) = postgres(strangers_config()).await else {
-        return;
-    };
-    strangers_cannot_spend_the_budget_of_tenants(app).await;
-}
-
 /// Behind a trusted proxy the client is the rightmost hop the proxy did not write: a forged
 /// leftmost entry neither escapes the limit nor lands in the audit log.
 #[tokio::test]
@@ -997,19 +995,6 @@ fn streams_config() -> ApiConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_live_streams_are_capped_per_user() {
-    live_streams_are_capped_per_user(sqlite(streams_config()).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_live_streams_are_capped_per_user() {
-    let Some(app) = postgres(streams_config()).await else {
-        return;
-    };
-    live_streams_are_capped_per_user(app).await;
-}
-
 /// Read a live stream until it ends; how long that took.
 async fn until_the_stream_ends(mut stream: reqwest::Response, within: Duration) -> Duration {
     let started = std::time::Instant::now();
@@ -1074,32 +1059,6 @@ fn lifetime_config() -> ApiConfig {
         stream_max_lifetime: Duration::from_secs(2),
         ..config()
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_live_streams_end_at_their_lifetime() {
-    live_streams_end_at_their_lifetime(sqlite(lifetime_config()).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_live_streams_end_at_their_lifetime() {
-    let Some(app) = postgres(lifetime_config()).await else {
-        return;
-    };
-    live_streams_end_at_their_lifetime(app).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_live_stream_ends_when_its_token_is_rotated() {
-    a_live_stream_ends_when_its_token_is_rotated(sqlite(config()).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_a_live_stream_ends_when_its_token_is_rotated() {
-    let Some(app) = postgres(config()).await else {
-        return;
-    };
-    a_live_stream_ends_when_its_token_is_rotated(app).await;
 }
 
 /// A path that does not decode to UTF-8 gets the API's JSON error, like every other failure.
