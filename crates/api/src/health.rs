@@ -1,4 +1,5 @@
-//! `/healthz`, `/readyz` and `/metrics`: served by every Storefleet process.
+//! `/healthz`, `/readyz` and `/metrics`: served by every Storefleet process. `/metrics` can be
+//! moved to a port of its own (`--metrics-listen`) so the public ingress never routes it.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -14,7 +15,6 @@ use tokio::sync::Mutex;
 #[derive(Clone)]
 struct Health {
     state: StateStore,
-    registry: Arc<Registry>,
     /// The last write probe's time and verdict: `/readyz` is public, so probes are coalesced
     /// to at most one write per [`PROBE_EVERY`] however often it is asked.
     last_probe: Arc<Mutex<Option<Probe>>>,
@@ -25,16 +25,26 @@ type Probe = (Instant, Result<(), &'static str>);
 
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-pub fn router(state: StateStore, registry: Arc<Registry>) -> Router {
-    Router::new()
+/// `/healthz` and `/readyz`, and `/metrics` when `registry` is given (served on this port).
+pub fn router(state: StateStore, registry: Option<Arc<Registry>>) -> Router {
+    let health = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .with_state(Health {
             state,
-            registry,
             last_probe: Arc::default(),
-        })
+        });
+    match registry {
+        Some(registry) => health.merge(metrics_router(registry)),
+        None => health,
+    }
+}
+
+/// `/metrics` alone, for a listener of its own.
+pub fn metrics_router(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(registry)
 }
 
 /// Ready when the database takes a write; a load balancer then stops sending traffic while it
@@ -66,9 +76,9 @@ async fn readyz(State(health): State<Health>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(health): State<Health>) -> impl IntoResponse {
+async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
     let mut body = String::new();
-    match prometheus_client::encoding::text::encode(&mut body, &health.registry) {
+    match prometheus_client::encoding::text::encode(&mut body, &registry) {
         Ok(()) => (
             StatusCode::OK,
             [(

@@ -160,6 +160,12 @@ impl AppState {
 
 /// The whole HTTP surface: `/api/v1`, the OpenAPI document, health and metrics.
 pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
+    app_with(app_state, Some(registry))
+}
+
+/// [`app`], with `/metrics` on this port only when `registry` is given (otherwise it is served
+/// on a port of its own, see [`health::metrics_router`]).
+pub fn app_with(app_state: AppState, registry: Option<Arc<Registry>>) -> Router {
     let x_request_id = HeaderName::from_static(request_id::HEADER);
     let api = Router::new()
         .merge(stores::router())

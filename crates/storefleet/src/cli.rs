@@ -195,6 +195,10 @@ pub struct ServerArgs {
     /// client. Name only your own ingress controller or load balancer.
     #[arg(long, env = "STOREFLEET_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Serve /metrics on this address only (e.g. 0.0.0.0:9090), not on --listen, so an ingress
+    /// routing every path of the main port never exposes it. Unset: /metrics on --listen.
+    #[arg(long, env = "STOREFLEET_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Platform key, base64 of 32 random bytes: seals the copy of each store's credentials
     /// kept for its owner (API and orchestrator need the same key). Without one, `serve` on a
     /// SQLite file makes `<database>.key` beside it; other roles keep no copy.

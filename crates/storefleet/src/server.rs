@@ -140,8 +140,26 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
         }
     }
 
+    // With a metrics address, /metrics lives only there; the main port never serves it.
+    let metrics_here = args.metrics_listen.is_none().then(|| registry.clone());
+    if let Some(address) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("could not listen on {address} (--metrics-listen)"))?;
+        tracing::info!(listen = %address, "metrics listening");
+        let mut metrics_shutdown = shutdown_rx.clone();
+        let metrics = storefleet_api::health::metrics_router(registry.clone());
+        tasks.spawn(async move {
+            let stopped = storefleet_api::serve(listener, metrics, async move {
+                let _ = metrics_shutdown.changed().await;
+            });
+            if let Err(e) = stopped.await {
+                tracing::error!(error = %e, "metrics server failed");
+            }
+        });
+    }
     let router = match role {
-        Role::OrchestratorOnly => storefleet_api::health::router(state.clone(), registry),
+        Role::OrchestratorOnly => storefleet_api::health::router(state.clone(), metrics_here),
         Role::Both | Role::ApiOnly => {
             let in_process = (role == Role::Both).then(|| signal.clone());
             let config = ApiConfig {
@@ -183,7 +201,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
                     shutdown_rx.clone(),
                 ));
             }
-            storefleet_api::app(app_state, registry)
+            storefleet_api::app_with(app_state, metrics_here)
         }
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
