@@ -24,6 +24,7 @@ export STOREFLEET_DATABASE_URL="sqlite://$work/fuzz.db" STOREFLEET_LOG_FORMAT=te
 token="$("$bin" user add fuzzer --admin | tail -n 1)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$bin" serve --listen "127.0.0.1:$port" --rate-per-user 1000000 --rate-per-ip 1000000 \
+  --credential-reads-per-user 1000000 --max-streams-per-user 1000 \
   --max-stores-per-user 100000 --max-stores-total 100000 >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

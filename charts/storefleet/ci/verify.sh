@@ -103,6 +103,9 @@ refuse "writable root filesystem" --set containerSecurityContext.readOnlyRootFil
 refuse "privilege escalation" --set containerSecurityContext.allowPrivilegeEscalation=true
 refuse "a container without limits" --set api.resources.limits=null
 refuse "unknown top-level key (typo)" --set orchestartor.replicas=2
+refuse "a trusted proxy that is not an address or CIDR range" --set "api.trustedProxies={0.0.0.0/0 everyone}"
+refuse "the removed trustForwardedFor switch (trust needs named proxies)" --set api.trustForwardedFor=true
+refuse "an audit log kept for zero days" --set auditRetentionDays=0
 
 echo
 if [[ $failed == 0 ]]; then echo "verify: all chart checks passed"; else echo "verify: FAILED"; fi

@@ -1,5 +1,6 @@
 //! Bearer-token authentication: tokens are random, only their SHA-256 is stored.
 
+use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -48,35 +49,61 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .filter(|value| !value.is_empty())
 }
 
-/// The dashboard session token of a request, if it has the cookie.
-pub(crate) fn session_token(parts: &Parts) -> Option<&str> {
-    cookie(&parts.headers, SESSION_COOKIE)
+/// The session cookie's name over HTTPS. Browsers take a `__Host-` cookie only from this exact
+/// host, `Secure`, with `Path=/` and no `Domain`, so a store on a sibling subdomain (a tenant's
+/// code) cannot plant or overwrite it ("cookie tossing" a session onto another tenant).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-storefleet_session";
+
+/// The session cookie's name: `__Host-` prefixed over HTTPS; plain HTTP (a laptop) cannot
+/// carry a `Secure` cookie, so it keeps the bare name.
+pub(crate) fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
 }
 
-/// The caller's address: the peer, or the first `X-Forwarded-For` hop when configured to trust it.
-pub(crate) fn source_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<String> {
-    if trust_forwarded_for {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    parts
-        .extensions
+/// Whether the browser reached us over HTTPS (TLS ends at the ingress, which says so).
+pub(crate) fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The dashboard session token of a request, if it has the cookie. Over HTTPS only the
+/// `__Host-` cookie counts: a bare-named one may have been set by a sibling subdomain.
+pub(crate) fn session_token(parts: &Parts) -> Option<&str> {
+    cookie(
+        &parts.headers,
+        session_cookie_name(is_https(&parts.headers)),
+    )
+}
+
+/// The caller's address: the peer, or the client behind it when the peer is a trusted proxy.
+pub(crate) fn source_ip(parts: &Parts, proxies: &TrustedProxies) -> Option<String> {
+    client_address(&parts.headers, &parts.extensions, proxies)
+}
+
+/// [`source_ip`] from a request's headers and extensions (where the server put the peer).
+pub(crate) fn client_address(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    proxies: &TrustedProxies,
+) -> Option<String> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| proxies.client(addr.ip(), headers).to_string())
 }
 
 /// An authenticated caller, with what the audit log needs to know about the request.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
+    /// Hash of the token the request came with, to check it again during a long response.
+    pub(crate) token_hash: String,
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
 }
@@ -157,19 +184,13 @@ impl Caller {
         token: &str,
     ) -> Result<Self, ApiError> {
         let token_hash = hash_token(token);
-        let user = app
-            .caches()
-            .user(&token_hash, async {
-                app.state()
-                    .user_by_token_hash(&token_hash)
-                    .await?
-                    .ok_or(ApiError::Unauthenticated("unknown API token"))
-            })
+        let user = user_by_token_hash(app, &token_hash)
             .await
             .map_err(Arc::unwrap_or_clone)?;
         Ok(Caller {
             user,
-            source_ip: source_ip(parts, app.config().trust_forwarded_for),
+            token_hash,
+            source_ip: source_ip(parts, &app.config().trusted_proxies),
             request_id: parts
                 .headers
                 .get("x-request-id")
@@ -177,6 +198,22 @@ impl Caller {
                 .map(str::to_owned),
         })
     }
+}
+
+/// The user owning the token with this hash, remembered for a few seconds (and forgotten at
+/// once when a token changes).
+pub(crate) async fn user_by_token_hash(
+    app: &AppState,
+    token_hash: &str,
+) -> Result<User, Arc<ApiError>> {
+    app.caches()
+        .user(token_hash, async {
+            app.state()
+                .user_by_token_hash(token_hash)
+                .await?
+                .ok_or(ApiError::Unauthenticated("unknown API token"))
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The owner's credential view: a store's engine login, opened from the state store's sealed
-//! copy with the platform key. Only the owner may read it; every read is audited.
+//! copy with the platform key. Only the owner may read it; every read is audited, and reads
+//! have a budget of their own per user so the audit log cannot be grown at request speed.
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiPath;
 use crate::stores::visible_store;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,12 +45,13 @@ pub struct CredentialsView {
         (status = 403, description = "Not the store's owner", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "No copy yet (setup not complete) or no more (being deleted)", body = ErrorBody),
+        (status = 429, description = "Too many credential reads; see Retry-After", body = ErrorBody),
         (status = 503, description = "This installation keeps no copy (no platform key)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn store_credentials(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let view = credentials_for(&app, &caller, &id).await?;
     Ok((
@@ -68,6 +71,8 @@ pub(crate) async fn credentials_for(
     caller: &Caller,
     raw_id: &str,
 ) -> Result<CredentialsView, ApiError> {
+    app.rate_limits()
+        .charge_credential_read(&caller.user.name)?;
     let store = visible_store(app, caller, raw_id).await?;
     let target = Some(store.id.to_string());
     if store.owner != caller.user.name {

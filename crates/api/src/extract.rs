@@ -2,7 +2,8 @@
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -46,6 +47,29 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         status,
         code,
         message,
+    }
+}
+
+/// `axum::extract::Path`, but a path segment that does not decode (invalid percent-encoded
+/// UTF-8, for one) gets our JSON error body instead of axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::Rejected {
+                status: rejection.status(),
+                code: "invalid_path",
+                message: format!("the URL path does not decode: {}", rejection.body_text()),
+            }),
+        }
     }
 }
 

@@ -6,14 +6,18 @@
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod client_ip;
 pub mod credentials;
 pub mod dashboard;
 pub mod error;
 mod extract;
 pub mod health;
+mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod request_id;
+mod serve;
 pub mod stores;
 
 use axum::http::{header, HeaderName, StatusCode};
@@ -39,10 +43,20 @@ pub struct ApiConfig {
     pub cluster_name: String,
     pub provisioning_deadline: chrono::Duration,
     pub max_body_bytes: usize,
+    /// Mutating calls per authenticated user and minute.
     pub rate_per_user_per_minute: NonZeroU32,
+    /// Mutating calls per minute from one client address that carry no valid credential
+    /// (strangers, bad tokens); authenticated users never spend this budget.
     pub rate_per_ip_per_minute: NonZeroU32,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted ingress).
-    pub trust_forwarded_for: bool,
+    /// Credential reads per user and minute (each one is audited).
+    pub credential_reads_per_minute: NonZeroU32,
+    /// Proxies whose `X-Forwarded-For` names the client; empty: the peer is the client.
+    pub trusted_proxies: client_ip::TrustedProxies,
+    /// Live event streams one user may hold open at once.
+    pub max_streams_per_user: usize,
+    /// A live event stream ends after this long; the client reconnects (and is authenticated
+    /// again) with `Last-Event-ID`.
+    pub stream_max_lifetime: std::time::Duration,
     /// Opens the sealed copies of store credentials for their owners; `None`: the installation
     /// keeps no copy and the credential view says so.
     pub platform_key: Option<PlatformKey>,
@@ -60,7 +74,10 @@ impl Default for ApiConfig {
             max_body_bytes: 16 * 1024,
             rate_per_user_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
             rate_per_ip_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
-            trust_forwarded_for: false,
+            credential_reads_per_minute: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
+            max_streams_per_user: 8,
+            stream_max_lifetime: std::time::Duration::from_secs(15 * 60),
+            trusted_proxies: client_ip::TrustedProxies::default(),
             platform_key: None,
         }
     }
@@ -73,6 +90,7 @@ struct Inner {
     rate_limits: RateLimits,
     http_metrics: HttpMetrics,
     caches: cache::ReadCaches,
+    streams: Arc<live::StreamSlots>,
 }
 
 /// Shared state of every handler. Cheap to clone.
@@ -89,10 +107,12 @@ impl AppState {
         let rate_limits = RateLimits::new(
             config.rate_per_user_per_minute,
             config.rate_per_ip_per_minute,
+            config.credential_reads_per_minute,
         );
         let caches = cache::ReadCaches::new(state.changes().clone());
         Self(Arc::new(Inner {
             caches,
+            streams: Arc::default(),
             state,
             config,
             signal,
@@ -117,6 +137,10 @@ impl AppState {
         &self.0.http_metrics
     }
 
+    pub(crate) fn streams(&self) -> &Arc<live::StreamSlots> {
+        &self.0.streams
+    }
+
     pub(crate) fn caches(&self) -> &cache::ReadCaches {
         &self.0.caches
     }
@@ -136,7 +160,13 @@ impl AppState {
 
 /// The whole HTTP surface: `/api/v1`, the OpenAPI document, health and metrics.
 pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
-    let x_request_id = HeaderName::from_static("x-request-id");
+    app_with(app_state, Some(registry))
+}
+
+/// [`app`], with `/metrics` on this port only when `registry` is given (otherwise it is served
+/// on a port of its own, see [`health::metrics_router`]).
+pub fn app_with(app_state: AppState, registry: Option<Arc<Registry>>) -> Router {
+    let x_request_id = HeaderName::from_static(request_id::HEADER);
     let api = Router::new()
         .merge(stores::router())
         .merge(credentials::router())
@@ -169,6 +199,8 @@ pub fn app(app_state: AppState, registry: Arc<Registry>) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        // Outermost: an unacceptable client id is gone before anything logs or stores it.
+        .layer(axum::middleware::from_fn(request_id::replace_unacceptable))
 }
 
 async fn openapi_json() -> impl IntoResponse {
@@ -178,16 +210,4 @@ async fn openapi_json() -> impl IntoResponse {
     )
 }
 
-/// Serve the app until `shutdown` resolves, with peer addresses for the audit log and rate limits.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
+pub use serve::serve;

@@ -1,9 +1,13 @@
-//! Rate limits on mutating calls, per user and per source IP, with the `governor` crate.
+//! Rate limits on mutating calls with the `governor` crate: one budget per authenticated user,
+//! and a separate budget per client address for requests without a valid credential, so
+//! strangers (who may share one address with every tenant behind an ingress) can only spend
+//! their own.
 
 use crate::auth::{bearer, hash_token, session_token, source_ip};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -16,16 +20,38 @@ const PRUNE_ABOVE: usize = 10_000;
 
 pub struct RateLimits {
     per_user: DefaultKeyedRateLimiter<String>,
-    per_ip: DefaultKeyedRateLimiter<String>,
+    anonymous_per_ip: DefaultKeyedRateLimiter<String>,
+    /// Credential reads are GETs (free elsewhere) but each writes an audit entry.
+    credential_reads: DefaultKeyedRateLimiter<String>,
 }
 
 impl RateLimits {
     /// `per_minute` requests per key and minute, with bursts of the same size.
-    pub fn new(per_user_per_minute: NonZeroU32, per_ip_per_minute: NonZeroU32) -> Self {
+    pub fn new(
+        per_user_per_minute: NonZeroU32,
+        anonymous_per_ip_per_minute: NonZeroU32,
+        credential_reads_per_minute: NonZeroU32,
+    ) -> Self {
         Self {
             per_user: RateLimiter::keyed(Quota::per_minute(per_user_per_minute)),
-            per_ip: RateLimiter::keyed(Quota::per_minute(per_ip_per_minute)),
+            anonymous_per_ip: RateLimiter::keyed(Quota::per_minute(anonymous_per_ip_per_minute)),
+            credential_reads: RateLimiter::keyed(Quota::per_minute(credential_reads_per_minute)),
         }
+    }
+
+    /// Spend one of user `name`'s credential reads.
+    pub(crate) fn charge_credential_read(&self, name: &str) -> Result<(), ApiError> {
+        Self::check(&self.credential_reads, name.to_owned())
+    }
+
+    /// Spend one call of user `name`'s budget.
+    pub(crate) fn charge_user(&self, name: &str) -> Result<(), ApiError> {
+        Self::check(&self.per_user, name.to_owned())
+    }
+
+    /// Spend one call of the budget of unauthenticated callers at `ip` (unknown: one shared key).
+    pub(crate) fn charge_anonymous(&self, ip: Option<String>) -> Result<(), ApiError> {
+        Self::check(&self.anonymous_per_ip, ip.unwrap_or_default())
     }
 
     fn check(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> Result<(), ApiError> {
@@ -41,7 +67,18 @@ impl RateLimits {
     }
 }
 
-/// Middleware: reads are free, every other method counts against both limits.
+/// The user a request's bearer token or session cookie belongs to, if it is a valid one.
+/// Token owners are cached, so the handler's own lookup right after is free.
+pub(crate) async fn authenticated_user(app: &AppState, parts: &Parts) -> Option<String> {
+    let token = bearer(parts).or_else(|| session_token(parts))?;
+    let user = crate::auth::user_by_token_hash(app, &hash_token(token))
+        .await
+        .ok()?;
+    Some(user.name)
+}
+
+/// Middleware: reads are free; every other call counts against its user's budget, or, without
+/// a valid credential, against the anonymous budget of its client address.
 pub async fn limit_mutations(
     State(app): State<AppState>,
     request: Request,
@@ -55,16 +92,13 @@ pub async fn limit_mutations(
     }
     let (parts, body) = request.into_parts();
     let limits = app.rate_limits();
-    if let Some(ip) = source_ip(&parts, app.config().trust_forwarded_for) {
-        if let Err(e) = RateLimits::check(&limits.per_ip, ip) {
-            return e.into_response();
-        }
-    }
     // The dashboard's session cookie carries the same token: one budget per user either way.
-    if let Some(token) = bearer(&parts).or_else(|| session_token(&parts)) {
-        if let Err(e) = RateLimits::check(&limits.per_user, hash_token(token)) {
-            return e.into_response();
-        }
+    let charged = match authenticated_user(&app, &parts).await {
+        Some(user) => limits.charge_user(&user),
+        None => limits.charge_anonymous(source_ip(&parts, &app.config().trusted_proxies)),
+    };
+    if let Err(e) = charged {
+        return e.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
 }

@@ -3,21 +3,18 @@
 use crate::auth::Caller;
 use crate::cache::ListKey;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{store_id, ApiJson};
+use crate::extract::{store_id, ApiJson, ApiPath};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::convert::Infallible;
-use std::time::Duration;
 use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreName, Ttl};
 use storefleet_state::{CreateOutcome, DeleteOutcome, NewStore, StoreEvent};
 use uuid::Uuid;
@@ -25,10 +22,6 @@ use uuid::Uuid;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
-/// How long a live event stream waits for a change before it looks anyway: changes made in
-/// this process, or announced by PostgreSQL NOTIFY, wake it at once; this only bounds the delay
-/// for writers that cannot announce (an orchestrator process sharing a SQLite file).
-const EVENT_FALLBACK: Duration = Duration::from_secs(1);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -372,7 +365,7 @@ pub(crate) async fn visible_store(
 async fn get_store(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<StoreView>, ApiError> {
     Ok(Json(visible_store(&app, &caller, &id).await?.into()))
 }
@@ -386,7 +379,7 @@ async fn get_store(
 async fn delete_store(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<StoreView>), ApiError> {
     let store = delete_for(&app, &caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(store.into())))
@@ -423,12 +416,13 @@ pub(crate) async fn delete_for(
 #[utoipa::path(get, path = "/api/v1/stores/{id}/events", tag = "stores",
     params(("id" = Uuid, Path, description = "Store id"), EventParams),
     responses((status = 200, description = "Events, oldest first (JSON or text/event-stream)", body = EventList),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "Too many live streams open for this user", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn store_events(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -456,63 +450,16 @@ async fn store_events(
         })
         .into_response());
     }
-    Ok(Sse::new(event_stream(app, store.id, after))
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-/// New events as they are recorded: the stream looks at the state store when its change version
-/// moves (or after [`EVENT_FALLBACK`]); it ends once the store is deleted and drained.
-fn event_stream(
-    app: AppState,
-    store_id: Uuid,
-    after: i64,
-) -> impl futures::Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold(
-        (app, after, false),
-        move |(app, mut after, finished)| async move {
-            if finished {
-                return None;
-            }
-            loop {
-                let seen = app.state().changes().current();
-                // Phase before events: the Deleted phase commits together with the last events,
-                // so a store seen deleted here has all its events visible to the read below.
-                // (Read the other way round, a delete committed between the two reads would end
-                // the stream without its Deleted event.)
-                let gone = matches!(
-                    app.state().get_store(store_id).await,
-                    Ok(Some(ref s)) if s.phase == Phase::Deleted
-                );
-                let events = app
-                    .state()
-                    .events(store_id, after, 100)
-                    .await
-                    .unwrap_or_default();
-                if !events.is_empty() {
-                    let out: Vec<_> = events
-                        .into_iter()
-                        .map(|e| {
-                            after = e.id;
-                            let data =
-                                serde_json::to_string(&EventView::from(e)).unwrap_or_default();
-                            Ok(Event::default()
-                                .id(after.to_string())
-                                .event("store-event")
-                                .data(data))
-                        })
-                        .collect();
-                    return Some((futures::stream::iter(out), (app, after, false)));
-                }
-                if gone {
-                    let end = Event::default().event("end").data("store deleted");
-                    return Some((futures::stream::iter(vec![Ok(end)]), (app, after, true)));
-                }
-                let _ =
-                    tokio::time::timeout(EVENT_FALLBACK, app.state().changes().changed_since(seen))
-                        .await;
-            }
-        },
-    )
-    .flatten()
+    let slot = app
+        .streams()
+        .take(&caller.user.name, app.config().max_streams_per_user)?;
+    let viewer = crate::live::Viewer {
+        user: caller.user.name.clone(),
+        token_hash: caller.token_hash.clone(),
+    };
+    Ok(Sse::new(crate::live::event_stream(
+        app, store.id, after, viewer, slot,
+    ))
+    .keep_alive(KeepAlive::default())
+    .into_response())
 }

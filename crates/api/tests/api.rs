@@ -8,6 +8,7 @@ use reqwest::{header, Client, StatusCode};
 use serde_json::{json, Value};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 use storefleet_api::{auth, metrics::HttpMetrics, ApiConfig, AppState};
 use storefleet_state::{OwnerCredentials, PlatformKey, Role, StateStore};
 
@@ -132,14 +133,18 @@ async fn postgres(config: ApiConfig) -> Option<TestApp> {
 
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        on_both_backends!(config => sqlite, postgres: $($name),*);
+    };
+    // Tests that need their own settings: `config_fn => sqlite_module, postgres_module: tests`.
+    ($config:ident => $sqlite:ident, $postgres:ident: $($name:ident),* $(,)?) => {
+        mod $sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::sqlite(super::config()).await).await; })*
+            async fn $name() { super::$name(super::sqlite(super::$config()).await).await; })*
         }
-        mod postgres {
+        mod $postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                let Some(app) = super::postgres(super::config()).await else { return };
+                let Some(app) = super::postgres(super::$config()).await else { return };
                 super::$name(app).await;
             })*
         }
@@ -176,7 +181,14 @@ on_both_backends!(
     the_list_follows_every_change_at_once_despite_its_cache,
     a_stream_ends_on_delete_only_after_the_deleted_event,
     only_the_owner_reads_credentials_and_only_while_a_copy_exists,
+    a_live_stream_ends_when_its_token_is_rotated,
 );
+on_both_backends!(strangers_config => sqlite_strangers, postgres_strangers:
+    strangers_cannot_spend_the_budget_of_tenants);
+on_both_backends!(streams_config => sqlite_streams, postgres_streams:
+    live_streams_are_capped_per_user);
+on_both_backends!(lifetime_config => sqlite_lifetime, postgres_lifetime:
+    live_streams_end_at_their_lifetime);
 
 async fn health_readiness_and_metrics_answer(app: TestApp) {
     let health = app
@@ -692,6 +704,383 @@ async fn mutations_over_the_rate_limit_get_429_with_retry_after() {
         StatusCode::CREATED,
         "another user has a budget of their own"
     );
+}
+
+/// A stranger's anonymous POSTs (and bad tokens) spend only the anonymous budget of their
+/// address: every tenant behind the same ingress address still creates and deletes.
+async fn strangers_cannot_spend_the_budget_of_tenants(app: TestApp) {
+    let mut anonymous = Vec::new();
+    for i in 0..8 {
+        let request = app
+            .client
+            .post(app.url("/api/v1/stores"))
+            .json(&json!({"name": format!("x{i}"), "engine": "medusa"}));
+        let request = if i % 2 == 0 {
+            request
+        } else {
+            request.bearer_auth("sf_not_a_real_token")
+        };
+        anonymous.push(request.send().await.expect("send").status());
+    }
+    assert_eq!(
+        anonymous[..3],
+        [StatusCode::UNAUTHORIZED; 3],
+        "{anonymous:?}"
+    );
+    assert!(
+        anonymous[3..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "strangers are limited: {anonymous:?}"
+    );
+    for (token, name) in [(&app.alice, "alices"), (&app.bob, "bobs")] {
+        let (status, store) = app
+            .create(token, json!({"name": name, "engine": "medusa"}))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "a tenant is not locked out: {store}"
+        );
+        let id = store["id"].as_str().expect("id");
+        let (status, _) = app.delete(token, id).await;
+        assert!(status.is_success(), "deletes still work: {status}");
+    }
+}
+
+fn strangers_config() -> ApiConfig {
+    ApiConfig {
+        rate_per_ip_per_minute: NonZeroU32::new(3).expect("nonzero"),
+        ..config()
+    }
+}
+
+/// Behind a trusted proxy the client is the rightmost hop the proxy did not write: a forged
+/// leftmost entry neither escapes the limit nor lands in the audit log.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_rightmost_untrusted_hop() {
+    let config = ApiConfig {
+        rate_per_ip_per_minute: NonZeroU32::new(2).expect("nonzero"),
+        trusted_proxies: storefleet_api::client_ip::TrustedProxies::parse(&["127.0.0.0/8"])
+            .expect("proxies"),
+        ..config()
+    };
+    let app = sqlite(config).await;
+    let anonymous = |forwarded: String| {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"name": "x", "engine": "medusa"}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        // A new forged address each time; the proxy appended the attacker's real one.
+        let response = anonymous(format!("9.9.9.{i}, 203.0.113.7"))
+            .await
+            .expect("send");
+        statuses.push(response.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "forged entries must not buy new budgets"
+    );
+    let other = anonymous("203.0.113.7, 198.51.100.1".to_owned())
+        .await
+        .expect("send");
+    assert_eq!(
+        other.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client (naming the attacker on the left) keeps its own budget"
+    );
+
+    let created = app
+        .client
+        .post(app.url("/api/v1/stores"))
+        .bearer_auth(&app.alice)
+        .header("x-forwarded-for", "6.6.6.6, 198.51.100.9")
+        .json(&json!({"name": "shop", "engine": "medusa"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (status, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let entry = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["action"] == "store.create")
+        .expect("create audited");
+    assert_eq!(entry["source_ip"], "198.51.100.9", "{entry}");
+}
+
+/// A client that never finishes its request headers is disconnected after the header-read
+/// timeout instead of holding a connection (and its task) forever.
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = sqlite(config()).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: storefleet\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(_)) | Ok(Err(_))),
+        "the connection was still open after 30 s"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(5),
+        "closed too early for a slow but honest client: {:?}",
+        started.elapsed()
+    );
+    let (status, _) = app.get(&app.alice, "/api/v1/stores").await;
+    assert_eq!(status, StatusCode::OK, "the server still serves others");
+}
+
+/// A client-chosen request id is kept only when short and plain; a 300,000-byte one is
+/// replaced by a UUID before it reaches the audit log or the response.
+#[tokio::test]
+async fn an_oversized_request_id_is_replaced_before_it_is_stored() {
+    let app = sqlite(config()).await;
+    let create = |id: String, name: &'static str| {
+        app.client
+            .post(app.url("/api/v1/stores"))
+            .bearer_auth(&app.alice)
+            .header("x-request-id", id)
+            .json(&json!({"name": name, "engine": "medusa"}))
+            .send()
+    };
+    let huge = "r".repeat(300_000);
+    let response = create(huge.clone(), "huge").await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let answered = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(answered.len(), 36, "a fresh UUID answers: {answered}");
+    let kept = create("ci-run-42.7".to_owned(), "plain")
+        .await
+        .expect("send");
+    assert_eq!(kept.headers()["x-request-id"], "ci-run-42.7");
+
+    let (_, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    let ids: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "store.create")
+        .map(|e| e["request_id"].as_str().expect("request id"))
+        .collect();
+    assert_eq!(ids.len(), 2, "{audit}");
+    assert!(ids.contains(&answered.as_str()), "{ids:?}");
+    assert!(ids.contains(&"ci-run-42.7"), "{ids:?}");
+    assert!(ids.iter().all(|id| id.len() <= 64), "{ids:?}");
+}
+
+/// Invented HTTP methods all count under one `other` label instead of a series each.
+#[tokio::test]
+async fn invented_methods_share_one_metrics_label() {
+    let app = sqlite(config()).await;
+    for i in 0..20 {
+        let method =
+            reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).expect("method");
+        app.client
+            .request(method, app.url("/api/v1/stores"))
+            .send()
+            .await
+            .expect("send");
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(!metrics.contains("INVENTED"), "{metrics}");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+}
+
+/// Credential reads (audited each) have a per-user budget, so a loop cannot grow the audit
+/// log at request speed; another owner's reads are untouched.
+#[tokio::test]
+async fn credential_reads_are_rate_limited_per_user() {
+    let app = sqlite(ApiConfig {
+        credential_reads_per_minute: NonZeroU32::new(3).expect("nonzero"),
+        ..config()
+    })
+    .await;
+    let (_, alices) = app
+        .create(&app.alice, json!({"name": "alices", "engine": "medusa"}))
+        .await;
+    let (_, bobs) = app
+        .create(&app.bob, json!({"name": "bobs", "engine": "medusa"}))
+        .await;
+    let credentials_of = |store: &Value| {
+        format!(
+            "/api/v1/stores/{}/credentials",
+            store["id"].as_str().expect("id")
+        )
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.get(&app.alice, &credentials_of(&alices)).await.0);
+    }
+    assert_ne!(statuses[0], StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        statuses[3..],
+        [StatusCode::TOO_MANY_REQUESTS; 2],
+        "{statuses:?}"
+    );
+    assert_ne!(
+        app.get(&app.bob, &credentials_of(&bobs)).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "another owner has a budget of their own"
+    );
+}
+
+/// One user cannot hold more than their share of live streams; others still open theirs.
+async fn live_streams_are_capped_per_user(app: TestApp) {
+    let (_, alices) = app
+        .create(&app.alice, json!({"name": "alices", "engine": "medusa"}))
+        .await;
+    let (_, bobs) = app
+        .create(&app.bob, json!({"name": "bobs", "engine": "medusa"}))
+        .await;
+    let alices = alices["id"].as_str().expect("id");
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let stream = app.event_stream(&app.alice, alices).await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        open.push(stream);
+    }
+    let refused = app.event_stream(&app.alice, alices).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
+    let bobs = app
+        .event_stream(&app.bob, bobs["id"].as_str().expect("id"))
+        .await;
+    assert_eq!(
+        bobs.status(),
+        StatusCode::OK,
+        "another user has slots of their own"
+    );
+}
+
+fn streams_config() -> ApiConfig {
+    ApiConfig {
+        max_streams_per_user: 2,
+        ..config()
+    }
+}
+
+/// Read a live stream until it ends; how long that took.
+async fn until_the_stream_ends(mut stream: reqwest::Response, within: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    tokio::time::timeout(within, async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await
+    .expect("the stream was still open");
+    started.elapsed()
+}
+
+/// A stream ends at its maximum lifetime; the client reconnects and is authenticated again.
+async fn live_streams_end_at_their_lifetime(app: TestApp) {
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let id = store["id"].as_str().expect("id");
+    let stream = app.event_stream(&app.alice, id).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let lasted = until_the_stream_ends(stream, Duration::from_secs(20)).await;
+    assert!(
+        lasted >= Duration::from_millis(1500),
+        "ended before its lifetime: {lasted:?}"
+    );
+}
+
+/// A stream opened with a token ends once that token is rotated away.
+async fn a_live_stream_ends_when_its_token_is_rotated(app: TestApp) {
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let stream = app
+        .event_stream(&app.alice, store["id"].as_str().expect("id"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let audit = storefleet_state::AuditEntry {
+        actor: "cli".to_owned(),
+        action: "user.rotate_token".to_owned(),
+        target: Some("alice".to_owned()),
+        source_ip: None,
+        request_id: None,
+        outcome: "succeeded".to_owned(),
+        detail: None,
+    };
+    app.state
+        .rotate_token(
+            "alice",
+            &auth::hash_token(&auth::generate_token()),
+            &audit,
+            Utc::now(),
+        )
+        .await
+        .expect("rotate")
+        .expect("alice exists");
+    // The token cache forgets within its TTL (10 s) even without a notification.
+    let lasted = until_the_stream_ends(stream, Duration::from_secs(20)).await;
+    assert!(lasted < Duration::from_secs(15), "{lasted:?}");
+}
+
+fn lifetime_config() -> ApiConfig {
+    ApiConfig {
+        stream_max_lifetime: Duration::from_secs(2),
+        ..config()
+    }
+}
+
+/// A path that does not decode to UTF-8 gets the API's JSON error, like every other failure.
+#[tokio::test]
+async fn an_undecodable_path_gets_the_json_error_shape() {
+    let app = sqlite(config()).await;
+    for path in [
+        "/api/v1/stores/%FF%FE",
+        "/api/v1/stores/%C3%28/events",
+        "/api/v1/stores/%80/credentials",
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&app.alice)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
+    }
 }
 
 #[test]

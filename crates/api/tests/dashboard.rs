@@ -221,6 +221,31 @@ impl Dash {
     }
 }
 
+/// Failed logins spend the anonymous budget of their address; a valid token still logs in
+/// from that same address, so strangers cannot lock tenants out of the dashboard.
+#[tokio::test]
+async fn failed_logins_by_strangers_do_not_lock_a_tenant_out() {
+    let dash = start(ApiConfig {
+        rate_per_ip_per_minute: NonZeroU32::new(2).expect("nonzero"),
+        ..config()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(dash.post_login("sf_guessed", &[]).await.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    dash.login(&dash.alice).await;
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_the_api_error_and_sets_no_session() {
     let dash = start(config()).await;
@@ -263,11 +288,36 @@ async fn logging_in_sets_an_http_only_strict_cookie_and_logging_out_clears_it() 
     let over_https = dash
         .post_login(&dash.alice, &[("x-forwarded-proto", "https")])
         .await;
-    let secure = set_cookies(&over_https)
-        .into_iter()
-        .find(|c| c.starts_with("storefleet_session="))
-        .expect("session cookie");
+    let cookies = set_cookies(&over_https);
+    let secure = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-storefleet_session="))
+        .unwrap_or_else(|| panic!("a __Host- session cookie over HTTPS: {cookies:?}"));
     assert!(secure.contains("; Secure"), "{secure}");
+    assert!(
+        secure.contains("Path=/;") && !secure.contains("Domain"),
+        "{secure}"
+    );
+    let token = secure
+        .trim_start_matches("__Host-storefleet_session=")
+        .split(';')
+        .next()
+        .expect("value");
+    // Over HTTPS a bare-named cookie (which a sibling subdomain could plant) is not a session.
+    for (cookie, expected) in [
+        (format!("__Host-storefleet_session={token}"), StatusCode::OK),
+        (format!("storefleet_session={token}"), StatusCode::SEE_OTHER),
+    ] {
+        let page = dash
+            .client
+            .get(dash.url("/"))
+            .header(header::COOKIE, cookie.as_str())
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(page.status(), expected, "{cookie}");
+    }
 
     let browser = dash.login(&dash.alice).await;
     let (status, html) = dash.page(&browser.cookie, "/").await;

@@ -92,4 +92,29 @@ impl StateStore {
             })
             .collect()
     }
+
+    /// Delete entries recorded before `cutoff` (the retention period's start), a batch at a
+    /// time so a large backlog never holds SQLite's single write lock for long. Returns how
+    /// many were deleted.
+    pub async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<u64, StateError> {
+        let mut deleted = 0;
+        loop {
+            let batch = sqlx::query(
+                "DELETE FROM audit_log WHERE id IN \
+                 (SELECT id FROM audit_log WHERE at < $1 ORDER BY id LIMIT $2)",
+            )
+            .bind(millis(cutoff))
+            .bind(PRUNE_BATCH)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            deleted += batch;
+            if batch < PRUNE_BATCH as u64 {
+                return Ok(deleted);
+            }
+        }
+    }
 }
+
+/// Entries deleted per statement when pruning.
+const PRUNE_BATCH: i64 = 1000;

@@ -8,6 +8,7 @@ mod audit;
 mod changes;
 mod credentials;
 mod events;
+mod fault;
 mod rows;
 mod sealed;
 mod stores;
@@ -17,6 +18,7 @@ mod work;
 pub use audit::{AuditEntry, AuditRecord};
 pub use changes::{listen, watch_sqlite, ChangeVersion, STORES_CHANNEL, USERS_CHANNEL};
 pub use events::{EventKind, NewEvent, StoreEvent};
+pub use fault::StorageFault;
 pub use sealed::{KeyError, OwnerCredentials, PlatformKey, SealError};
 pub use stores::{CreateError, CreateLimits, CreateOutcome, DeleteOutcome, NewStore};
 pub use users::{Role, User, UserError};
@@ -29,6 +31,10 @@ use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Size of the readiness probe's write: several database pages, more than the slack a full
+/// filesystem may still have at the end of a file.
+pub const PROBE_BYTES: usize = 32 * 1024;
 
 /// PostgreSQL channel the API notifies when there is new work for the orchestrator.
 pub const WORK_CHANNEL: &str = "storefleet_work";
@@ -62,26 +68,25 @@ pub enum StateError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row is not readable: {0}")]
     Corrupt(String),
+    #[error("the database file {path} is read-only or cannot be written ({cause}); Storefleet must write to it: check the file's permissions and that its filesystem is mounted read-write")]
+    FileNotWritable { path: String, cause: std::io::Error },
 }
 
 impl StateError {
-    /// True when the database could not be reached at all (as opposed to refusing a query),
-    /// so callers can answer 503 and retry instead of reporting a bug.
-    pub fn is_unavailable(&self) -> bool {
+    /// The storage fault behind this error, if it is one: the database is unreachable, full,
+    /// read-only or failing I/O, so callers answer 503 and retry instead of reporting a bug.
+    pub fn fault(&self) -> Option<StorageFault> {
         match self {
-            StateError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
-            ) => true,
-            // SQLite busy or locked past the busy timeout: contention, not a bug; retry later.
-            StateError::Database(sqlx::Error::Database(e)) => {
-                // PostgreSQL shutting down or not yet accepting connections: an outage too.
-                matches!(
-                    e.code().as_deref(),
-                    Some("5" | "6" | "517" | "261" | "262" | "57P01" | "57P02" | "57P03")
-                ) || e.message().contains("database is locked")
-            }
-            _ => false,
+            StateError::Database(e) => fault::classify(e),
+            StateError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => fault::classify(e),
+            StateError::FileNotWritable { .. } => Some(StorageFault::ReadOnly),
+            _ => None,
         }
+    }
+
+    /// True when the database cannot serve this request now but may later (see [`Self::fault`]).
+    pub fn is_unavailable(&self) -> bool {
+        self.fault().is_some()
     }
 }
 
@@ -105,6 +110,12 @@ impl StateStore {
     pub async fn connect_without_migrating(url: &str) -> Result<Self, StateError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)?;
+        if let Some(path) = fault::sqlite_path(url).filter(|_| dialect == Dialect::Sqlite) {
+            fault::sqlite_file_writable(&path).map_err(|cause| StateError::FileNotWritable {
+                path: path.display().to_string(),
+                cause,
+            })?;
+        }
         let url = match dialect {
             Dialect::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
@@ -117,7 +128,8 @@ impl StateStore {
                 Dialect::Sqlite => 8,
                 Dialect::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(Duration::from_secs(5))
+            .after_release(fault::release_if_clean);
         let options = if dialect == Dialect::Sqlite {
             options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -164,6 +176,22 @@ impl StateStore {
     /// Answers whether the database takes queries right now (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StateError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Answers whether the database takes writes right now: rewrites the probe row with
+    /// [`PROBE_BYTES`] of fresh bytes and commits like any other write, so a full disk, a
+    /// read-only file or a read-only (standby) PostgreSQL fails it. For `/readyz` and startup.
+    pub async fn check_writable(&self) -> Result<(), StateError> {
+        let now = chrono::Utc::now();
+        // Bytes that differ on every probe so no layer can skip the write as unchanged.
+        let seed = now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes();
+        let filler: Vec<u8> = seed.iter().cycle().take(PROBE_BYTES).copied().collect();
+        sqlx::query("UPDATE readiness_probe SET filler = $1, checked_at = $2 WHERE id = 1")
+            .bind(filler)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

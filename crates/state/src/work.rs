@@ -5,6 +5,7 @@
 //! `UPDATE` is atomic on its own. Every later write is conditional on still holding the lease.
 
 use crate::audit::{insert_audit, AuditEntry};
+use crate::credentials::remove_credentials;
 use crate::events::{insert_event, NewEvent};
 use crate::rows::{conditions_json, store_from_row, STORE_COLUMNS};
 use crate::{millis, rows, Dialect, StateError, StateStore};
@@ -233,6 +234,8 @@ impl StateStore {
                 detail: Some("expired".to_owned()),
             };
             insert_audit(&mut tx, &audit, now).await?;
+            // Same as an owner's delete: the credential view closes when deletion starts.
+            remove_credentials(&mut tx, id).await?;
             expired.push(id);
         }
         if expired.is_empty() {

@@ -65,6 +65,7 @@ conformance!(
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
     a_rotated_token_replaces_the_old_one_and_is_audited,
     users_are_listed_and_removed_only_once_they_own_no_live_store,
+    audit_entries_older_than_the_retention_are_pruned,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -468,8 +469,24 @@ async fn expired_stores_are_queued_for_deletion(state: StateStore) {
         .expect("create")
         .store;
     let long = create(&state, "alice", "long").await;
+    for store in [&short, &long] {
+        assert!(state
+            .save_credentials(store.id, "v1.sealed", now)
+            .await
+            .expect("save"));
+    }
     let expired = state.expire_stores(now).await.expect("expire");
     assert_eq!(expired, vec![short.id]);
+    assert_eq!(
+        state.sealed_credentials(short.id).await.expect("read"),
+        None,
+        "an expired store's credentials go when its deletion starts, as an owner's delete does"
+    );
+    assert!(state
+        .sealed_credentials(long.id)
+        .await
+        .expect("read")
+        .is_some());
     assert_eq!(
         state
             .get_store(short.id)
@@ -844,4 +861,38 @@ async fn users_are_listed_and_removed_only_once_they_own_no_live_store(state: St
     assert_eq!(names(state.list_users().await.expect("list")), ["alice"]);
     let audit_log = state.list_audit(None, 10).await.expect("audit");
     assert_eq!(audit_log[0].entry.action, "user.remove");
+}
+
+async fn audit_entries_older_than_the_retention_are_pruned(state: StateStore) {
+    let now = Utc::now();
+    for days_ago in [400, 120, 91, 89, 1, 0] {
+        state
+            .record_audit(
+                &audit("alice", &format!("test.{days_ago}")),
+                now - Duration::days(days_ago),
+            )
+            .await
+            .expect("audit");
+    }
+    let deleted = state
+        .prune_audit(now - Duration::days(90))
+        .await
+        .expect("prune");
+    assert_eq!(deleted, 3);
+    let mut kept: Vec<String> = state
+        .list_audit(None, 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.entry.action)
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["test.0", "test.1", "test.89"]);
+    assert_eq!(
+        state
+            .prune_audit(now - Duration::days(90))
+            .await
+            .expect("again"),
+        0
+    );
 }

@@ -182,15 +182,34 @@ pub struct ServerArgs {
     /// Most live stores on the platform.
     #[arg(long, env = "STOREFLEET_MAX_STORES_TOTAL", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_stores_total: u32,
-    /// Mutating API calls per user per minute.
+    /// Mutating API calls per authenticated user per minute.
     #[arg(long, env = "STOREFLEET_RATE_PER_USER", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_per_user: u32,
-    /// Mutating API calls per source IP per minute.
+    /// Mutating calls per client address per minute that carry no valid token (strangers, bad
+    /// tokens, login attempts that fail); authenticated users never spend this budget.
     #[arg(long, env = "STOREFLEET_RATE_PER_IP", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_per_ip: u32,
-    /// Trust X-Forwarded-For for the client address (only behind your own ingress).
-    #[arg(long, env = "STOREFLEET_TRUST_FORWARDED_FOR", default_value_t = false)]
-    pub trust_forwarded_for: bool,
+    /// Credential reads per user per minute (each read is written to the audit log).
+    #[arg(long, env = "STOREFLEET_CREDENTIAL_READS_PER_USER", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub credential_reads_per_user: u32,
+    /// Live event streams one user may hold open at once.
+    #[arg(long, env = "STOREFLEET_MAX_STREAMS_PER_USER", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub max_streams_per_user: u16,
+    /// Seconds a live event stream lasts before the client must reconnect (and authenticate again).
+    #[arg(long, env = "STOREFLEET_STREAM_MAX_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub stream_max_seconds: u64,
+    /// Days audit entries are kept; older ones are deleted hourly.
+    #[arg(long, env = "STOREFLEET_AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub audit_retention_days: u32,
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed:
+    /// the client is the rightmost hop that is not one of them. Empty: the TCP peer is the
+    /// client. Name only your own ingress controller or load balancer.
+    #[arg(long, env = "STOREFLEET_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Serve /metrics on this address only (e.g. 0.0.0.0:9090), not on --listen, so an ingress
+    /// routing every path of the main port never exposes it. Unset: /metrics on --listen.
+    #[arg(long, env = "STOREFLEET_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Platform key, base64 of 32 random bytes: seals the copy of each store's credentials
     /// kept for its owner (API and orchestrator need the same key). Without one, `serve` on a
     /// SQLite file makes `<database>.key` beside it; other roles keep no copy.

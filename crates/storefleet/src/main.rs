@@ -6,6 +6,7 @@ mod exit_code;
 mod order_check;
 mod platform_key;
 mod profiles;
+mod retention;
 mod server;
 mod store_ref;
 mod users;

@@ -26,8 +26,10 @@ fn non_zero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
-fn api_config(args: &ServerArgs) -> ApiConfig {
-    ApiConfig {
+fn api_config(args: &ServerArgs) -> anyhow::Result<ApiConfig> {
+    let trusted_proxies = storefleet_api::client_ip::TrustedProxies::parse(&args.trusted_proxies)
+        .context("--trusted-proxies / STOREFLEET_TRUSTED_PROXIES")?;
+    Ok(ApiConfig {
         limits: CreateLimits {
             per_user: i64::from(args.max_stores_per_user),
             total: i64::from(args.max_stores_total),
@@ -38,9 +40,12 @@ fn api_config(args: &ServerArgs) -> ApiConfig {
         ),
         rate_per_user_per_minute: non_zero(args.rate_per_user),
         rate_per_ip_per_minute: non_zero(args.rate_per_ip),
-        trust_forwarded_for: args.trust_forwarded_for,
+        credential_reads_per_minute: non_zero(args.credential_reads_per_user),
+        max_streams_per_user: usize::from(args.max_streams_per_user),
+        stream_max_lifetime: Duration::from_secs(args.stream_max_seconds),
+        trusted_proxies,
         ..ApiConfig::default()
-    }
+    })
 }
 
 fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
@@ -146,9 +151,8 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     let address = listener
         .local_addr()
         .with_context(|| format!("could not listen on {}", args.listen))?;
-    let state = StateStore::connect(&args.db.database_url).await.context(
-        "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
-    )?;
+    let api_config = api_config(&args)?;
+    let state = open_state(&args.db.database_url).await?;
     let platform_key = crate::platform_key::resolve(&args, role)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signal = WorkSignal::default();
@@ -159,6 +163,11 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
 
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(crate::retention::prune_audit_log(
+        state.clone(),
+        args.audit_retention_days,
+        shutdown_rx.clone(),
+    ));
     if let Some(metrics) = orchestrator_metrics {
         let settings = cluster_settings(&args)?;
         let driver = cluster_driver(&args, settings.clone()).await;
@@ -186,13 +195,31 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
         }
     }
 
+    // With a metrics address, /metrics lives only there; the main port never serves it.
+    let metrics_here = args.metrics_listen.is_none().then(|| registry.clone());
+    if let Some(address) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("could not listen on {address} (--metrics-listen)"))?;
+        tracing::info!(listen = %address, "metrics listening");
+        let mut metrics_shutdown = shutdown_rx.clone();
+        let metrics = storefleet_api::health::metrics_router(registry.clone());
+        tasks.spawn(async move {
+            let stopped = storefleet_api::serve(listener, metrics, async move {
+                let _ = metrics_shutdown.changed().await;
+            });
+            if let Err(e) = stopped.await {
+                tracing::error!(error = %e, "metrics server failed");
+            }
+        });
+    }
     let router = match role {
-        Role::OrchestratorOnly => storefleet_api::health::router(state.clone(), registry),
+        Role::OrchestratorOnly => storefleet_api::health::router(state.clone(), metrics_here),
         Role::Both | Role::ApiOnly => {
             let in_process = (role == Role::Both).then(|| signal.clone());
             let config = ApiConfig {
                 platform_key: platform_key.clone(),
-                ..api_config(&args)
+                ..api_config
             };
             let app_state = AppState::new(state.clone(), config, in_process, http_metrics);
             if state.dialect() == Dialect::Postgres {
@@ -229,7 +256,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
                     shutdown_rx.clone(),
                 ));
             }
-            storefleet_api::app(app_state, registry)
+            storefleet_api::app_with(app_state, metrics_here)
         }
     };
     announce(&args, role, address);
@@ -255,6 +282,28 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     while tasks.join_next().await.is_some() {}
     state.close().await;
     Ok(())
+}
+
+/// Open the state store and stop at startup when it cannot take writes: serving from a
+/// read-only database would answer every create and delete with 503 while looking alive.
+async fn open_state(url: &str) -> anyhow::Result<StateStore> {
+    let opened = match StateStore::connect(url).await {
+        Ok(state) => state.check_writable().await.map(|()| state),
+        Err(e) => Err(e),
+    };
+    match opened {
+        Ok(state) => Ok(state),
+        Err(e) if e.fault() == Some(storefleet_state::StorageFault::ReadOnly) => {
+            Err(anyhow::anyhow!(
+            "the state store is read-only ({e}); Storefleet must write to it: check the SQLite \
+             file's permissions and mount, or that PostgreSQL is a primary that accepts writes \
+             (not a standby, default_transaction_read_only off)"
+        ))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(
+            "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
+        )),
+    }
 }
 
 async fn shutdown_signal() {
@@ -292,6 +341,28 @@ mod tests {
             Command::Serve(args) => args,
             other => panic!("not serve: {other:?}"),
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_and_a_bad_one_stops_startup() {
+        let config = api_config(&serve_args(&[
+            "--trusted-proxies",
+            "10.42.0.0/16,192.0.2.7",
+        ]))
+        .expect("valid proxies");
+        assert_eq!(
+            config.trusted_proxies,
+            storefleet_api::client_ip::TrustedProxies::parse(&["10.42.0.0/16", "192.0.2.7"])
+                .expect("parse")
+        );
+        assert!(api_config(&serve_args(&[]))
+            .expect("none")
+            .trusted_proxies
+            .is_empty());
+        let e = api_config(&serve_args(&["--trusted-proxies", "10.0.0.0/33"])).expect_err("bad");
+        let message = format!("{e:#}");
+        assert!(message.contains("--trusted-proxies"), "{message}");
+        assert!(message.contains("CIDR"), "{message}");
     }
 
     #[test]

@@ -54,10 +54,13 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/stores/{id}", get(pages::detail))
         .route("/stores/{id}/delete", post(pages::delete))
         .route("/stores/{id}/credentials", post(pages::credentials))
-        .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
-        // Form posts share the API's per-IP budget; reads are free.
+        // Form posts spend the user's budget, or the anonymous one of their address; reads are
+        // free.
         .route_layer(from_fn_with_state(app, ratelimit::limit_mutations))
+        // Login charges its own budget once it knows whether the token is valid, so strangers
+        // posting bad tokens cannot keep a tenant from logging in.
+        .route("/login", get(session::login_page).post(session::login))
         .route("/dashboard.css", get(css))
         .route("/dashboard.js", get(js))
         .route("/favicon.svg", get(favicon))
@@ -193,9 +196,9 @@ impl IntoResponse for PageError {
         match self {
             PageError::LoggedOut => {
                 let mut response = Redirect::to("/login").into_response();
-                response
-                    .headers_mut()
-                    .insert(header::SET_COOKIE, session::clear_session_cookie());
+                for clear in session::clear_session_cookies() {
+                    response.headers_mut().append(header::SET_COOKIE, clear);
+                }
                 response
             }
             PageError::Forgery => error_page(StatusCode::FORBIDDEN, &self.to_string()),

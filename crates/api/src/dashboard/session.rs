@@ -2,7 +2,7 @@
 //! cookie, and every form post must carry a CSRF token derived from that cookie.
 
 use super::{render, PageError};
-use crate::auth::{self, Caller, SESSION_COOKIE};
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::rejection::FormRejection;
@@ -105,15 +105,6 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Whether the browser reached us over HTTPS (TLS ends at the ingress, which says so).
-fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
-}
-
 /// A `Set-Cookie` value; `value` must already be cookie-safe.
 fn cookie(name: &str, value: &str, path: &str, max_age: u32, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
@@ -123,8 +114,13 @@ fn cookie(name: &str, value: &str, path: &str, max_age: u32, secure: bool) -> He
     .unwrap_or_else(|_| HeaderValue::from_static("storefleet_invalid=; Max-Age=0"))
 }
 
-pub(crate) fn clear_session_cookie() -> HeaderValue {
-    cookie(SESSION_COOKIE, "", "/", 0, false)
+/// `Set-Cookie` values that remove a session cookie under either name (a `__Host-` cookie is
+/// only removed by a `Secure` one, which a plain-HTTP browser ignores harmlessly).
+pub(crate) fn clear_session_cookies() -> [HeaderValue; 2] {
+    [
+        cookie(auth::session_cookie_name(false), "", "/", 0, false),
+        cookie(auth::session_cookie_name(true), "", "/", 0, true),
+    ]
 }
 
 /// Tokens are `sf_` and hex; anything else cannot be one and must not reach a cookie header.
@@ -174,7 +170,7 @@ pub(crate) async fn login_page(
     let nonce = auth::cookie(&headers, LOGIN_COOKIE)
         .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
         .map_or_else(new_login_nonce, str::to_owned);
-    login_form(StatusCode::OK, &nonce, None, is_https(&headers))
+    login_form(StatusCode::OK, &nonce, None, auth::is_https(&headers))
 }
 
 #[derive(Deserialize)]
@@ -187,6 +183,7 @@ pub(crate) struct LoginForm {
 pub(crate) async fn login(
     State(app): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -195,7 +192,7 @@ pub(crate) async fn login(
         (Some(expected), Some(submitted)) if same(expected, submitted) => expected,
         _ => return Err(PageError::Forgery),
     };
-    let secure = is_https(&headers);
+    let secure = auth::is_https(&headers);
     let token = form.token.trim();
     if token.is_empty() {
         let error = Some("paste your API token");
@@ -214,6 +211,14 @@ pub(crate) async fn login(
     } else {
         None
     };
+    match &user {
+        Some(user) => app.rate_limits().charge_user(&user.name)?,
+        None => app.rate_limits().charge_anonymous(auth::client_address(
+            &headers,
+            &extensions,
+            &app.config().trusted_proxies,
+        ))?,
+    }
     let Some(user) = user else {
         // The API's wording; the token is never echoed back into the page.
         let error = Some("unknown API token");
@@ -224,7 +229,13 @@ pub(crate) async fn login(
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        cookie(SESSION_COOKIE, token, "/", SESSION_SECONDS, secure),
+        cookie(
+            auth::session_cookie_name(secure),
+            token,
+            "/",
+            SESSION_SECONDS,
+            secure,
+        ),
     );
     headers.append(
         header::SET_COOKIE,
@@ -246,9 +257,9 @@ pub(crate) async fn logout(
     let Form(form) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     session.check_form(&headers, form.csrf.as_deref())?;
     let mut response = Redirect::to("/login").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, clear_session_cookie());
+    for clear in clear_session_cookies() {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
     Ok(response)
 }
 
