@@ -19,21 +19,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use storefleet_state::{ChangeVersion, User};
-use uuid::Uuid;
 
 /// How long a token's owner is remembered.
 pub const TOKEN_TTL: Duration = Duration::from_secs(10);
 /// The most a cached list can lag behind a change nobody told this process about.
 pub const LIST_TTL: Duration = Duration::from_secs(1);
 
-/// One page of one caller's view: the owner (`None` for an admin's view of everything), the
-/// cursor and the page size.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ListKey {
-    pub owner: Option<String>,
-    pub after: Option<Uuid>,
-    pub limit: i64,
-}
+/// One page of one caller's view: the whole query (owner — `None` for an admin's view of
+/// everything —, filters, order, cursor and page size).
+pub type ListKey = storefleet_state::StoreQuery;
 
 pub struct ReadCaches {
     tokens: Cache<String, User>,
@@ -97,6 +91,10 @@ mod tests {
     fn key() -> ListKey {
         ListKey {
             owner: Some("alice".to_owned()),
+            phase: storefleet_state::PhaseFilter::Live,
+            engine: None,
+            name: None,
+            newest_first: true,
             after: None,
             limit: 50,
         }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreName, Ttl};
-use storefleet_state::{CreateOutcome, DeleteOutcome, NewStore, StoreEvent};
+use storefleet_state::{CreateOutcome, DeleteOutcome, NewStore, PhaseFilter, StoreEvent};
 use uuid::Uuid;
 
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
@@ -141,8 +141,41 @@ pub struct ListParams {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// Return stores created after this store id.
+    /// Continue after this store id, in the list's order (the previous page's `next_after`).
     pub after: Option<Uuid>,
+    /// `live` (default: every store not deleted), `all`, or one phase.
+    #[param(pattern = "^(live|all|requested|provisioning|ready|failed|deleting|deleted)$")]
+    pub phase: Option<String>,
+    /// Only stores of this engine.
+    pub engine: Option<Engine>,
+    /// Only this owner's stores (admins; anyone else may name only themselves).
+    pub owner: Option<String>,
+    /// Only the store(s) with exactly this name.
+    pub name: Option<String>,
+    /// `newest` first (default) or `oldest` first.
+    #[param(pattern = "^(newest|oldest)$")]
+    pub order: Option<String>,
+}
+
+/// The phases a `phase=` value selects.
+fn phase_filter(raw: Option<&str>) -> Result<PhaseFilter, ApiError> {
+    match raw {
+        None | Some("live") => Ok(PhaseFilter::Live),
+        Some("all") => Ok(PhaseFilter::All),
+        Some(other) => Phase::ALL
+            .into_iter()
+            .find(|p| p.as_str() == other)
+            .map(PhaseFilter::Only)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "phase",
+                    format!(
+                        "phase is {other:?}; allowed: live, all, {}",
+                        Phase::ALL.map(Phase::as_str).join(", ")
+                    ),
+                )
+            }),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -301,7 +334,9 @@ pub(crate) async fn create_for(
 
 /// List your stores (admins see every store), oldest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/stores", tag = "stores", params(ListParams),
-    responses((status = 200, body = StoreList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = StoreList), (status = 401, body = ErrorBody),
+        (status = 403, description = "Another user's stores asked for by a non-admin", body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_stores(
     State(app): State<AppState>,
@@ -316,18 +351,36 @@ async fn list_stores(
             format!("limit is {limit}; allowed: 1 to {MAX_PAGE}"),
         ));
     }
+    let owner = match (caller.is_admin(), params.owner) {
+        (true, owner) => owner,
+        (false, Some(owner)) if owner != caller.user.name => {
+            return Err(ApiError::Forbidden("only admins list other users' stores"))
+        }
+        (false, _) => Some(caller.user.name.clone()),
+    };
+    let newest_first = match params.order.as_deref() {
+        None | Some("newest") => true,
+        Some("oldest") => false,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "order",
+                format!("order is {other:?}; allowed: newest, oldest"),
+            ))
+        }
+    };
     let key = ListKey {
-        owner: (!caller.is_admin()).then(|| caller.user.name.clone()),
+        owner,
+        phase: phase_filter(params.phase.as_deref())?,
+        engine: params.engine,
+        name: params.name,
+        newest_first,
         after: params.after,
         limit,
     };
     let body = app
         .caches()
         .list(key.clone(), async {
-            let stores = app
-                .state()
-                .list_stores(key.owner.as_deref(), key.after, limit)
-                .await?;
+            let stores = app.state().find_stores(&key).await?;
             let next_after = (stores.len() as i64 == limit)
                 .then(|| stores.last().map(|s| s.id))
                 .flatten();

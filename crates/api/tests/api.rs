@@ -613,7 +613,41 @@ async fn other_tenants_stores_are_invisible_but_admins_see_all(app: TestApp) {
     let (_, rest) = app
         .get(&app.admin, &format!("/api/v1/stores?limit=1&after={next}"))
         .await;
-    assert_eq!(rest["items"][0]["name"], "bob-shop");
+    // Newest first by default: the second page holds the older store.
+    assert_eq!(page["items"][0]["name"], "bob-shop");
+    assert_eq!(rest["items"][0]["name"], "alice-shop");
+    let (_, oldest) = app
+        .get(&app.admin, "/api/v1/stores?limit=1&order=oldest")
+        .await;
+    assert_eq!(oldest["items"][0]["name"], "alice-shop");
+
+    // Filters: owner (admins only; a tenant may name only themselves), name, engine, phase.
+    let (_, alices) = app.get(&app.admin, "/api/v1/stores?owner=alice").await;
+    assert_eq!(alices["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(alices["items"][0]["owner"], "alice");
+    let (status, refused) = app.get(&app.bob, "/api/v1/stores?owner=alice").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, _) = app.get(&app.bob, "/api/v1/stores?owner=bob").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, named) = app.get(&app.admin, "/api/v1/stores?name=bob-shop").await;
+    assert_eq!(named["items"].as_array().map(Vec::len), Some(1));
+    let (_, woo) = app
+        .get(&app.admin, "/api/v1/stores?engine=woocommerce")
+        .await;
+    assert_eq!(woo["items"].as_array().map(Vec::len), Some(0));
+    let (status, bad) = app.get(&app.admin, "/api/v1/stores?phase=gone").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("allowed: live, all"),
+        "{bad}"
+    );
+    let (status, _) = app.delete(&app.alice, id).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, deleting) = app.get(&app.admin, "/api/v1/stores?phase=deleting").await;
+    assert_eq!(deleting["items"][0]["name"], "alice-shop");
 }
 
 async fn events_are_served_as_json_and_as_a_live_stream(app: TestApp) {

@@ -11,6 +11,7 @@ mod events;
 mod fault;
 mod rows;
 mod sealed;
+mod store_query;
 mod stores;
 mod users;
 mod work;
@@ -20,6 +21,7 @@ pub use changes::{listen, watch_sqlite, ChangeVersion, STORES_CHANNEL, USERS_CHA
 pub use events::{EventKind, NewEvent, StoreEvent};
 pub use fault::StorageFault;
 pub use sealed::{KeyError, OwnerCredentials, PlatformKey, SealError};
+pub use store_query::{PhaseFilter, StoreQuery};
 pub use stores::{CreateError, CreateLimits, CreateOutcome, DeleteOutcome, NewStore};
 pub use users::{Role, User, UserError};
 pub use work::{Progress, Work};

@@ -65,6 +65,7 @@ conformance!(
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
     a_rotated_token_replaces_the_old_one_and_is_audited,
     users_are_listed_and_removed_only_once_they_own_no_live_store,
+    lists_filter_by_phase_engine_owner_and_name_newest_first_by_default,
     audit_entries_older_than_the_retention_are_pruned,
 );
 
@@ -894,5 +895,127 @@ async fn audit_entries_older_than_the_retention_are_pruned(state: StateStore) {
             .await
             .expect("again"),
         0
+    );
+}
+
+async fn lists_filter_by_phase_engine_owner_and_name_newest_first_by_default(state: StateStore) {
+    use storefleet_state::{PhaseFilter, StoreQuery};
+    let first = create(&state, "alice", "shop-a").await;
+    let second = create(&state, "alice", "shop-b").await;
+    let woo = state
+        .create_store(
+            NewStore {
+                engine: Engine::Woocommerce,
+                ..new_store("bob", "shop-c", None)
+            },
+            LIMITS,
+            &audit("bob", "store.create"),
+            Utc::now(),
+        )
+        .await
+        .expect("create")
+        .store;
+    // shop-a is deleted: requested, then recorded deleted by the orchestrator.
+    state
+        .request_delete(first.id, &audit("alice", "store.delete"), Utc::now())
+        .await
+        .expect("delete");
+    let now = Utc::now();
+    let mut gone = claim(&state, "orchestrator", now)
+        .await
+        .into_iter()
+        .find(|w| w.store.id == first.id)
+        .expect("due")
+        .store;
+    let generation = gone.generation;
+    gone.phase = Phase::Deleted;
+    assert!(state
+        .save_progress("orchestrator", generation, &progress(gone, now), now, true)
+        .await
+        .expect("save"));
+
+    let query = StoreQuery {
+        owner: None,
+        phase: PhaseFilter::Live,
+        engine: None,
+        name: None,
+        newest_first: true,
+        after: None,
+        limit: 10,
+    };
+    let ids = |stores: Vec<storefleet_domain::Store>| {
+        stores.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    };
+    let find = |q: StoreQuery| {
+        let state = state.clone();
+        async move { ids(state.find_stores(&q).await.expect("find")) }
+    };
+    assert_eq!(
+        find(query.clone()).await,
+        [woo.id, second.id],
+        "live, newest first"
+    );
+    assert_eq!(
+        find(StoreQuery {
+            phase: PhaseFilter::All,
+            newest_first: false,
+            ..query.clone()
+        })
+        .await,
+        [first.id, second.id, woo.id],
+        "all, oldest first"
+    );
+    assert_eq!(
+        find(StoreQuery {
+            phase: PhaseFilter::Only(Phase::Deleted),
+            ..query.clone()
+        })
+        .await,
+        [first.id]
+    );
+    assert_eq!(
+        find(StoreQuery {
+            engine: Some(Engine::Woocommerce),
+            ..query.clone()
+        })
+        .await,
+        [woo.id]
+    );
+    assert_eq!(
+        find(StoreQuery {
+            owner: Some("alice".into()),
+            phase: PhaseFilter::All,
+            ..query.clone()
+        })
+        .await,
+        [second.id, first.id]
+    );
+    assert_eq!(
+        find(StoreQuery {
+            name: Some("shop-b".into()),
+            ..query.clone()
+        })
+        .await,
+        [second.id]
+    );
+    // The cursor follows the order: after the newest comes the next older one.
+    assert_eq!(
+        find(StoreQuery {
+            after: Some(woo.id),
+            limit: 1,
+            ..query.clone()
+        })
+        .await,
+        [second.id]
+    );
+    assert_eq!(
+        find(StoreQuery {
+            after: Some(first.id),
+            phase: PhaseFilter::All,
+            newest_first: false,
+            ..query
+        })
+        .await,
+        [second.id, woo.id]
     );
 }

@@ -363,8 +363,17 @@ pub enum StoreCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// List stores.
+    /// List stores, newest first: live ones (not deleted) unless asked otherwise.
     List {
+        /// `live`, `all`, or one phase (requested, provisioning, ready, failed, deleting, deleted).
+        #[arg(long, default_value = "live")]
+        phase: String,
+        /// Only stores of this engine.
+        #[arg(long, value_parser = engine_names())]
+        engine: Option<String>,
+        /// Only this owner's stores (admins).
+        #[arg(long)]
+        owner: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },

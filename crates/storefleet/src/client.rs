@@ -89,16 +89,19 @@ impl Api {
         )
     }
 
-    /// Every store the caller may see, page by page.
-    async fn list_all(&self) -> anyhow::Result<Vec<Value>> {
+    /// Every store the caller may see that `filter` (query parameters) selects, page by page.
+    async fn list_all(&self, filter: &[(&str, &str)]) -> anyhow::Result<Vec<Value>> {
         let mut items = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let path = match &after {
-                Some(a) => format!("/stores?limit=200&after={a}"),
-                None => "/stores?limit=200".to_owned(),
-            };
-            let page = self.send(self.request(Method::GET, &path)).await?;
+            let mut request = self
+                .request(Method::GET, "/stores")
+                .query(&[("limit", "200")])
+                .query(filter);
+            if let Some(after) = &after {
+                request = request.query(&[("after", after)]);
+            }
+            let page = self.send(request).await?;
             items.extend(page["items"].as_array().cloned().unwrap_or_default());
             match page["next_after"].as_str() {
                 Some(next) => after = Some(next.to_owned()),
@@ -112,7 +115,8 @@ impl Api {
         if uuid::Uuid::parse_str(reference).is_ok() {
             return Ok(reference.to_owned());
         }
-        store_ref::resolve(reference, &self.list_all().await?)
+        // Deleted stores too: an id prefix may name one (its events stay readable).
+        store_ref::resolve(reference, &self.list_all(&[("phase", "all")]).await?)
     }
 }
 
@@ -233,9 +237,17 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        StoreCommand::List { client } => {
+        StoreCommand::List {
+            phase,
+            engine,
+            owner,
+            client,
+        } => {
             let api = Api::new(&client)?;
-            let items = api.list_all().await?;
+            let mut filter = vec![("phase", phase.as_str())];
+            filter.extend(engine.as_deref().map(|e| ("engine", e)));
+            filter.extend(owner.as_deref().map(|o| ("owner", o)));
+            let items = api.list_all(&filter).await?;
             emit(client.output, &Value::Array(items), |items, wide| {
                 let head = format!(
                     "{:<38} {:<24} {:<12} {:<7} {:<13} {:<16}",

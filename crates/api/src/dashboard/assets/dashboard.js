@@ -114,7 +114,9 @@
     };
     const total = Number(table.dataset.conditionsTotal) || 6;
     const after = new URLSearchParams(window.location.search).get('after');
-    const url = '/api/v1/stores?limit=200' + (after ? '&after=' + encodeURIComponent(after) : '');
+    // Deleted stores too (their rows turn deleted in place), oldest first as the page is paged.
+    const url =
+      '/api/v1/stores?limit=200&phase=all&order=oldest' + (after ? '&after=' + encodeURIComponent(after) : '');
 
     function shown(row) {
       const text = controls.text.value.trim().toLowerCase();
