@@ -2,6 +2,8 @@
 
 pub mod condition;
 pub mod engine;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fixtures;
 pub mod hostname;
 pub mod lifecycle;
 pub mod name;

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod steps;
 pub mod sweep;
+pub mod transition;
 
 use chrono::Utc;
 use metrics::{OrchestratorMetrics, StepLabels, TaskLabels};
@@ -271,10 +272,10 @@ async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
         }
     }));
     match reconcile::reconcile(&ctx, work, &lost).await {
-        Ok(Some(wait)) => {
+        Ok(reconcile::PassEnd::Waiting { watch: Some(wait) }) => {
             tokio::spawn(wake_on_change(ctx.clone(), wait));
         }
-        Ok(None) => {}
+        Ok(_) => {}
         Err(e) => {
             tracing::warn!(store = %store_id, error = %e, "recording progress failed; the store is retried after its lease expires")
         }
@@ -284,7 +285,7 @@ async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
 /// Watch what a waiting store waits on, without holding a slot, and make the store due as
 /// soon as it changes instead of at its next poll. Gone by the time the poll is due; a failed
 /// watch only costs latency (the poll still comes).
-async fn wake_on_change(ctx: Arc<Context>, wait: reconcile::WaitFor) {
+async fn wake_on_change(ctx: Arc<Context>, wait: Box<reconcile::WaitFor>) {
     let store_id = wait.store.id;
     match ctx
         .driver

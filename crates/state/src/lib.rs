@@ -8,6 +8,8 @@ mod audit;
 mod changes;
 mod credentials;
 mod events;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fixtures;
 mod rows;
 mod sealed;
 mod stores;

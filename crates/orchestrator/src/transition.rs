@@ -1,0 +1,722 @@
+//! The pure half of a pass (no client required): decide what to do with a store, and apply
+//! what came of it. The same store, outcome, attempts and `now` always give the same
+//! transition, so every edge is a table test that needs neither a cluster nor a database.
+
+use crate::backoff;
+use crate::steps::{self, StepOutcome};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use storefleet_cluster::{ClusterSettings, Watched};
+use storefleet_domain::lifecycle::REASON_NAMESPACE_DELETING;
+use storefleet_domain::{next_action, Action, ConditionStatus, ConditionType, Phase, Store};
+use storefleet_state::{NewEvent, Progress};
+
+/// A store that is settled is not looked at again until its desired state changes.
+pub const SETTLED_RECHECK: chrono::Duration = chrono::Duration::days(3650);
+
+/// What to do with a store now, from its record and the time alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Take this step against the cluster, then [`apply`] what came of it.
+    Take(Action),
+    /// Record a conclusion that needs no cluster ([`conclude`]).
+    Conclude(Conclusion),
+}
+
+/// A decision that is recorded without touching the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conclusion {
+    /// Provisioning ran past its deadline: the store fails.
+    DeadlinePassed,
+    /// Every condition is True: the store is ready.
+    Ready,
+    /// Deleting a store no step ever wrote to a cluster for.
+    DeletedWithoutCluster,
+    /// Nothing to do until the desired state changes.
+    Nothing,
+}
+
+/// What the pass does once a transition is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Take the next step now, still holding the lease.
+    Continue,
+    /// Give the store back and look at it again at `until`. Meanwhile, when what the store
+    /// waits on can be watched, watch it for `poll` so a change brings the store forward.
+    Wait {
+        until: DateTime<Utc>,
+        watch: Option<(Watched, Duration)>,
+    },
+    /// Nothing more to do until the desired state changes.
+    Settle,
+}
+
+/// A store's new record, the events that say how it got there, and what comes next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub store: Store,
+    pub events: Vec<NewEvent>,
+    /// Failed attempts at the store's current step so far.
+    pub attempts: i64,
+    pub next: Next,
+}
+
+/// What a pass needs besides the store: who is working, and the settings a finished step
+/// records from (the store's URLs).
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub owner: &'a str,
+    pub settings: &'a ClusterSettings,
+}
+
+/// Decide from the store's record and `now`: past its deadline a provisioning store fails;
+/// otherwise [`next_action`] says which step comes next.
+pub fn decide(store: &Store, now: DateTime<Utc>) -> Decision {
+    if matches!(store.phase, Phase::Requested | Phase::Provisioning) && now >= store.deadline_at {
+        return Decision::Conclude(Conclusion::DeadlinePassed);
+    }
+    match next_action(store.phase, &store.conditions, store.touched_cluster) {
+        Action::MarkReady => Decision::Conclude(Conclusion::Ready),
+        Action::MarkDeleted => Decision::Conclude(Conclusion::DeletedWithoutCluster),
+        Action::Nothing => Decision::Conclude(Conclusion::Nothing),
+        action => Decision::Take(action),
+    }
+}
+
+/// Record a conclusion; every one settles the store.
+pub fn conclude(mut store: Store, conclusion: Conclusion) -> Transition {
+    let mut events = Vec::new();
+    match conclusion {
+        Conclusion::DeadlinePassed => {
+            let last = store
+                .message
+                .clone()
+                .unwrap_or_else(|| "no step had finished".to_owned());
+            let message =
+                format!("provisioning did not finish before its deadline; last state: {last}");
+            store.phase = Phase::Failed;
+            store.message = Some(message.clone());
+            events.push(NewEvent::warning("ProvisioningTimeout", message));
+        }
+        Conclusion::Ready => {
+            store.phase = Phase::Ready;
+            store.message = None;
+            events.push(NewEvent::normal(
+                "Ready",
+                "store is ready: a test order went through",
+            ));
+        }
+        Conclusion::DeletedWithoutCluster => {
+            mark_deleted(
+                &mut store,
+                &mut events,
+                "nothing was created in the cluster",
+            );
+        }
+        Conclusion::Nothing => {}
+    }
+    settled(store, events)
+}
+
+/// Apply what came of taking `action` at `now`, after `attempts` failed attempts before it.
+pub fn apply(
+    mut store: Store,
+    action: Action,
+    outcome: StepOutcome,
+    attempts: i64,
+    now: DateTime<Utc>,
+    rules: &Rules<'_>,
+) -> Transition {
+    let mut events = Vec::new();
+    if store.phase == Phase::Requested {
+        store.phase = Phase::Provisioning;
+        events.push(NewEvent::normal(
+            "Provisioning",
+            format!("provisioning started by {}", rules.owner),
+        ));
+    }
+    match outcome {
+        StepOutcome::Done { reason, message } => {
+            record_done(action, &mut store, reason, &message, now, rules.settings);
+            if action == Action::AwaitNamespaceGone {
+                mark_deleted(&mut store, &mut events, &message);
+                return settled(store, events);
+            }
+            events.push(NewEvent::normal(reason, message));
+            Transition {
+                store,
+                events,
+                attempts: 0,
+                next: Next::Continue,
+            }
+        }
+        StepOutcome::Waiting {
+            reason,
+            message,
+            retry_after,
+        } => {
+            // A store that keeps waiting on the same thing does not fill its event list.
+            let changed = store.message.as_deref() != Some(message.as_str());
+            set_condition(&mut store, action, reason, &message, now);
+            if changed {
+                events.push(NewEvent::normal(reason, message.clone()));
+            }
+            store.message = Some(message);
+            Transition {
+                store,
+                events,
+                attempts,
+                next: Next::Wait {
+                    until: later(now, retry_after, 1),
+                    watch: watched(action).map(|what| (what, retry_after)),
+                },
+            }
+        }
+        StepOutcome::Error(error) => {
+            let attempts = attempts + 1;
+            let delay = backoff::delay(attempts);
+            let message = format!(
+                "{} failed: {error}; attempt {attempts}, retrying in {} s",
+                steps::step_name(action),
+                delay.as_secs()
+            );
+            set_condition(&mut store, action, "Retrying", &message, now);
+            events.push(NewEvent::warning("StepFailed", message.clone()));
+            store.message = Some(message);
+            Transition {
+                store,
+                events,
+                attempts,
+                next: Next::Wait {
+                    until: later(now, delay, 60),
+                    watch: None,
+                },
+            }
+        }
+        StepOutcome::Fatal { reason, message } => {
+            set_condition(&mut store, action, reason, &message, now);
+            store.phase = Phase::Failed;
+            store.message = Some(message.clone());
+            events.push(NewEvent::warning(reason, message));
+            settled(store, events)
+        }
+    }
+}
+
+impl Transition {
+    /// The record to save at `now`, and whether the lease is kept for the next step.
+    pub fn into_progress(self, now: DateTime<Utc>) -> (Progress, Next) {
+        let next_attempt_at = match &self.next {
+            Next::Continue => now,
+            Next::Wait { until, .. } => *until,
+            Next::Settle => now + SETTLED_RECHECK,
+        };
+        let progress = Progress {
+            store: self.store,
+            events: self.events,
+            next_attempt_at,
+            attempts: self.attempts,
+        };
+        (progress, self.next)
+    }
+}
+
+/// The store needs nothing more until its desired state changes: record that this generation
+/// was seen through, and clear the failure count.
+fn settled(mut store: Store, events: Vec<NewEvent>) -> Transition {
+    store.observed_generation = store.generation;
+    Transition {
+        store,
+        events,
+        attempts: 0,
+        next: Next::Settle,
+    }
+}
+
+/// `after` from `now`; `fallback_secs` for a duration too long to add (none is, in practice).
+fn later(now: DateTime<Utc>, after: Duration, fallback_secs: i64) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(fallback_secs))
+}
+
+/// What a waiting step waits on, when it can be watched.
+fn watched(action: Action) -> Option<Watched> {
+    match action {
+        Action::Provision(ConditionType::WorkloadsReady) => Some(Watched::Workloads),
+        Action::Provision(ConditionType::StoreConfigured) => Some(Watched::Jobs),
+        Action::AwaitNamespaceGone => Some(Watched::NamespaceGone),
+        _ => None,
+    }
+}
+
+fn mark_deleted(store: &mut Store, events: &mut Vec<NewEvent>, message: &str) {
+    store.phase = Phase::Deleted;
+    store.message = None;
+    events.push(NewEvent::normal(
+        "Deleted",
+        format!("store deleted: {message}"),
+    ));
+}
+
+/// Record what a finished step established: a True condition while provisioning, or the
+/// deletion markers the next decision reads.
+fn record_done(
+    action: Action,
+    store: &mut Store,
+    reason: &str,
+    message: &str,
+    now: DateTime<Utc>,
+    settings: &ClusterSettings,
+) {
+    match action {
+        Action::Provision(kind) => {
+            store
+                .conditions
+                .set(kind, ConditionStatus::True, reason, message, now);
+            store.message = None;
+            if kind == ConditionType::ReleaseInstalled {
+                store.storefront_url = Some(settings.storefront_url(store));
+                store.admin_url = Some(settings.admin_url(store));
+            }
+        }
+        Action::DeleteNamespace => store.conditions.set(
+            ConditionType::NamespaceReady,
+            ConditionStatus::False,
+            REASON_NAMESPACE_DELETING,
+            message,
+            now,
+        ),
+        _ => {}
+    }
+}
+
+/// While provisioning, a step that is not done shows on its own condition as False.
+fn set_condition(
+    store: &mut Store,
+    action: Action,
+    reason: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) {
+    if let Action::Provision(kind) = action {
+        store
+            .conditions
+            .set(kind, ConditionStatus::False, reason, message, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storefleet_cluster::ClusterError;
+    use storefleet_domain::fixtures::{at, StoreBuilder};
+    use storefleet_state::EventKind;
+
+    const OWNER: &str = "orchestrator-test";
+
+    fn settings() -> ClusterSettings {
+        ClusterSettings::default()
+    }
+
+    fn turn(store: Store, action: Action, outcome: StepOutcome, attempts: i64) -> Transition {
+        let settings = settings();
+        let rules = Rules {
+            owner: OWNER,
+            settings: &settings,
+        };
+        apply(store, action, outcome, attempts, at(100), &rules)
+    }
+
+    fn done(reason: &'static str, message: &str) -> StepOutcome {
+        StepOutcome::Done {
+            reason,
+            message: message.to_owned(),
+        }
+    }
+
+    fn waiting(message: &str) -> StepOutcome {
+        StepOutcome::Waiting {
+            reason: "WaitingForWorkloads",
+            message: message.to_owned(),
+            retry_after: Duration::from_secs(2),
+        }
+    }
+
+    fn reasons(t: &Transition) -> Vec<(EventKind, &str)> {
+        t.events
+            .iter()
+            .map(|e| (e.kind, e.reason.as_str()))
+            .collect()
+    }
+
+    fn provisioning(done_through: usize) -> StoreBuilder {
+        StoreBuilder::new("shop")
+            .phase(Phase::Provisioning)
+            .touched_cluster()
+            .done_through(done_through)
+    }
+
+    #[test]
+    fn decisions_follow_phase_conditions_and_deadline() {
+        let cases = [
+            (
+                "a new store starts with its namespace",
+                StoreBuilder::new("shop").build(),
+                at(0),
+                Decision::Take(Action::Provision(ConditionType::NamespaceReady)),
+            ),
+            (
+                "the first condition that is not true is next",
+                provisioning(3).build(),
+                at(0),
+                Decision::Take(Action::Provision(ConditionType::WorkloadsReady)),
+            ),
+            (
+                "every condition true: ready",
+                provisioning(6).build(),
+                at(0),
+                Decision::Conclude(Conclusion::Ready),
+            ),
+            (
+                "at the deadline a provisioning store fails, even one that is nearly there",
+                provisioning(6).build(),
+                at(600),
+                Decision::Conclude(Conclusion::DeadlinePassed),
+            ),
+            (
+                "a requested store can run out of time too",
+                StoreBuilder::new("shop").build(),
+                at(601),
+                Decision::Conclude(Conclusion::DeadlinePassed),
+            ),
+            (
+                "the deadline does not apply to a deletion",
+                StoreBuilder::new("shop")
+                    .phase(Phase::Deleting)
+                    .touched_cluster()
+                    .build(),
+                at(10_000),
+                Decision::Take(Action::DeleteNamespace),
+            ),
+            (
+                "nor to a ready store",
+                provisioning(6).phase(Phase::Ready).build(),
+                at(10_000),
+                Decision::Conclude(Conclusion::Nothing),
+            ),
+            (
+                "a store that never reached a cluster is deleted at once",
+                StoreBuilder::new("shop").phase(Phase::Deleting).build(),
+                at(0),
+                Decision::Conclude(Conclusion::DeletedWithoutCluster),
+            ),
+        ];
+        for (case, store, now, want) in cases {
+            assert_eq!(decide(&store, now), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_finished_step_sets_its_condition_clears_the_failures_and_continues() {
+        let store = StoreBuilder::new("shop").message("old news").build();
+        let t = turn(
+            store,
+            Action::Provision(ConditionType::NamespaceReady),
+            done("NamespaceCreated", "namespace is ready"),
+            3,
+        );
+        assert_eq!(t.store.phase, Phase::Provisioning);
+        assert!(t.store.conditions.is_true(ConditionType::NamespaceReady));
+        assert_eq!(t.store.message, None);
+        assert_eq!(t.attempts, 0);
+        assert_eq!(t.next, Next::Continue);
+        assert_eq!(
+            reasons(&t),
+            vec![
+                (EventKind::Normal, "Provisioning"),
+                (EventKind::Normal, "NamespaceCreated")
+            ],
+            "a requested store says who started it, then what the step did"
+        );
+        assert_eq!(
+            t.events[0].message,
+            format!("provisioning started by {OWNER}")
+        );
+        assert_eq!(
+            t.store
+                .conditions
+                .get(ConditionType::NamespaceReady)
+                .map(|c| c.last_transition_time),
+            Some(at(100))
+        );
+    }
+
+    #[test]
+    fn an_installed_release_records_the_store_urls() {
+        let t = turn(
+            provisioning(2).build(),
+            Action::Provision(ConditionType::ReleaseInstalled),
+            done("ReleaseInstalled", "release store installed"),
+            0,
+        );
+        assert_eq!(
+            t.store.storefront_url.as_deref(),
+            Some("http://shop.127.0.0.1.nip.io/")
+        );
+        assert_eq!(
+            t.store.admin_url.as_deref(),
+            Some("http://shop.127.0.0.1.nip.io/admin")
+        );
+        assert_eq!(reasons(&t), vec![(EventKind::Normal, "ReleaseInstalled")]);
+    }
+
+    #[test]
+    fn waiting_records_the_message_once_and_polls_with_a_watch() {
+        let action = Action::Provision(ConditionType::WorkloadsReady);
+        let first = turn(provisioning(3).build(), action, waiting("0/2 ready"), 1);
+        assert_eq!(
+            reasons(&first),
+            vec![(EventKind::Normal, "WaitingForWorkloads")]
+        );
+        assert_eq!(first.store.message.as_deref(), Some("0/2 ready"));
+        assert_eq!(first.attempts, 1, "waiting is not a failure");
+        assert_eq!(
+            first.next,
+            Next::Wait {
+                until: at(102),
+                watch: Some((Watched::Workloads, Duration::from_secs(2)))
+            }
+        );
+        let condition = first.store.conditions.get(ConditionType::WorkloadsReady);
+        assert_eq!(
+            condition.map(|c| (c.status, c.reason.as_str())),
+            Some((ConditionStatus::False, "WaitingForWorkloads"))
+        );
+
+        let unchanged = turn(first.store.clone(), action, waiting("0/2 ready"), 1);
+        assert!(
+            unchanged.events.is_empty(),
+            "the same message again adds no event"
+        );
+        let moved = turn(first.store, action, waiting("1/2 ready"), 1);
+        assert_eq!(moved.events.len(), 1, "a new message is news");
+    }
+
+    #[test]
+    fn only_steps_with_something_to_watch_ask_for_a_watch() {
+        let cases = [
+            (
+                Action::Provision(ConditionType::WorkloadsReady),
+                Some(Watched::Workloads),
+            ),
+            (
+                Action::Provision(ConditionType::StoreConfigured),
+                Some(Watched::Jobs),
+            ),
+            (Action::AwaitNamespaceGone, Some(Watched::NamespaceGone)),
+            (Action::Provision(ConditionType::OrderCheckPassed), None),
+        ];
+        for (action, want) in cases {
+            let store = provisioning(3).phase(Phase::Provisioning).build();
+            let t = turn(store, action, waiting("not yet"), 0);
+            let Next::Wait { watch, .. } = t.next else {
+                panic!("{action:?} should wait");
+            };
+            assert_eq!(watch.map(|(what, _)| what), want, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn a_transient_error_backs_off_and_says_which_attempt_it_was() {
+        let cases = [(0, 1, 1), (1, 2, 2), (2, 3, 4), (5, 6, 32), (9, 10, 60)];
+        for (before, attempt, delay) in cases {
+            let t = turn(
+                provisioning(3).build(),
+                Action::Provision(ConditionType::WorkloadsReady),
+                StepOutcome::Error(ClusterError::Unavailable("connection refused".into())),
+                before,
+            );
+            assert_eq!(t.attempts, attempt);
+            assert_eq!(
+                t.next,
+                Next::Wait {
+                    until: at(100 + delay),
+                    watch: None
+                },
+                "attempt {attempt} waits {delay} s, watching nothing"
+            );
+            let want = format!(
+                "workloads failed: Kubernetes API unavailable: connection refused; attempt {attempt}, retrying in {delay} s"
+            );
+            assert_eq!(t.store.message.as_deref(), Some(want.as_str()));
+            assert_eq!(reasons(&t), vec![(EventKind::Warning, "StepFailed")]);
+            assert_eq!(t.events[0].message, want);
+            assert_eq!(
+                t.store
+                    .conditions
+                    .get(ConditionType::WorkloadsReady)
+                    .map(|c| c.reason.as_str()),
+                Some("Retrying")
+            );
+            assert_eq!(t.store.phase, Phase::Provisioning);
+        }
+    }
+
+    #[test]
+    fn a_fatal_outcome_fails_and_settles_the_store() {
+        let store = provisioning(2).generation(3).build();
+        let t = turn(
+            store,
+            Action::Provision(ConditionType::ReleaseInstalled),
+            StepOutcome::Fatal {
+                reason: "ReleaseImpossible",
+                message: "chart nope not found".into(),
+            },
+            4,
+        );
+        assert_eq!(t.store.phase, Phase::Failed);
+        assert_eq!(t.store.message.as_deref(), Some("chart nope not found"));
+        assert_eq!(t.store.observed_generation, 3);
+        assert_eq!(t.attempts, 0);
+        assert_eq!(t.next, Next::Settle);
+        assert_eq!(reasons(&t), vec![(EventKind::Warning, "ReleaseImpossible")]);
+        assert_eq!(
+            t.store
+                .conditions
+                .reason_of(ConditionType::ReleaseInstalled),
+            Some("ReleaseImpossible")
+        );
+    }
+
+    #[test]
+    fn past_the_deadline_the_store_fails_with_its_last_state() {
+        let cases = [
+            (Some("0/2 ready"), "last state: 0/2 ready"),
+            (None, "last state: no step had finished"),
+        ];
+        for (message, want) in cases {
+            let mut builder = provisioning(3).generation(2);
+            if let Some(m) = message {
+                builder = builder.message(m);
+            }
+            let t = conclude(builder.build(), Conclusion::DeadlinePassed);
+            assert_eq!(t.store.phase, Phase::Failed);
+            let got = t.store.message.clone().unwrap_or_default();
+            assert!(
+                got.starts_with("provisioning did not finish before its deadline")
+                    && got.ends_with(want),
+                "{got}"
+            );
+            assert_eq!(
+                reasons(&t),
+                vec![(EventKind::Warning, "ProvisioningTimeout")]
+            );
+            assert_eq!((t.next, t.store.observed_generation), (Next::Settle, 2));
+        }
+    }
+
+    #[test]
+    fn conclusions_without_a_cluster_settle() {
+        let ready = conclude(provisioning(6).message("x").build(), Conclusion::Ready);
+        assert_eq!(ready.store.phase, Phase::Ready);
+        assert_eq!(ready.store.message, None);
+        assert_eq!(reasons(&ready), vec![(EventKind::Normal, "Ready")]);
+
+        let gone = conclude(
+            StoreBuilder::new("shop").phase(Phase::Deleting).build(),
+            Conclusion::DeletedWithoutCluster,
+        );
+        assert_eq!(gone.store.phase, Phase::Deleted);
+        assert_eq!(
+            gone.events[0].message,
+            "store deleted: nothing was created in the cluster"
+        );
+
+        let before = provisioning(6).phase(Phase::Ready).build();
+        let nothing = conclude(before.clone(), Conclusion::Nothing);
+        assert!(nothing.events.is_empty());
+        assert_eq!(nothing.store.phase, before.phase);
+        for t in [ready, gone, nothing] {
+            assert_eq!((t.next, t.attempts), (Next::Settle, 0));
+            assert_eq!(t.store.observed_generation, t.store.generation);
+        }
+    }
+
+    #[test]
+    fn deletion_requests_the_namespace_then_settles_once_it_is_gone() {
+        let deleting = StoreBuilder::new("shop")
+            .phase(Phase::Deleting)
+            .touched_cluster()
+            .done_through(6)
+            .build();
+        let requested = turn(
+            deleting,
+            Action::DeleteNamespace,
+            done("NamespaceDeleting", "namespace is being deleted"),
+            0,
+        );
+        assert_eq!(requested.next, Next::Continue);
+        assert_eq!(
+            decide(&requested.store, at(100)),
+            Decision::Take(Action::AwaitNamespaceGone),
+            "the next decision knows the namespace deletion was requested"
+        );
+        assert_eq!(
+            reasons(&requested),
+            vec![(EventKind::Normal, "NamespaceDeleting")]
+        );
+
+        let still_there = turn(
+            requested.store.clone(),
+            Action::AwaitNamespaceGone,
+            StepOutcome::Waiting {
+                reason: "NamespaceTerminating",
+                message: "waiting for namespace to be removed".into(),
+                retry_after: Duration::from_secs(2),
+            },
+            0,
+        );
+        assert_eq!(still_there.store.phase, Phase::Deleting);
+        assert!(matches!(still_there.next, Next::Wait { .. }));
+
+        let gone = turn(
+            requested.store,
+            Action::AwaitNamespaceGone,
+            done("NamespaceGone", "namespace store-shop-1 is gone"),
+            0,
+        );
+        assert_eq!(gone.store.phase, Phase::Deleted);
+        assert_eq!(gone.next, Next::Settle);
+        assert_eq!(reasons(&gone), vec![(EventKind::Normal, "Deleted")]);
+        assert_eq!(
+            gone.events[0].message,
+            "store deleted: namespace store-shop-1 is gone"
+        );
+    }
+
+    #[test]
+    fn what_comes_next_decides_when_the_store_is_due_again() {
+        let store = provisioning(1).build();
+        let cases = [
+            (Next::Continue, at(100)),
+            (
+                Next::Wait {
+                    until: at(130),
+                    watch: None,
+                },
+                at(130),
+            ),
+            (Next::Settle, at(100) + SETTLED_RECHECK),
+        ];
+        for (next, due) in cases {
+            let t = Transition {
+                store: store.clone(),
+                events: Vec::new(),
+                attempts: 2,
+                next: next.clone(),
+            };
+            let (progress, back) = t.into_progress(at(100));
+            assert_eq!(progress.next_attempt_at, due, "{next:?}");
+            assert_eq!((back, progress.attempts), (next, 2));
+        }
+    }
+}
