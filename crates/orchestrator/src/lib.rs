@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use steps::StepOutcome;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
 use storefleet_domain::Action;
+use storefleet_ordercheck::OrderCheck;
 use storefleet_state::{PlatformKey, StateStore, WorkSignal};
 use tokio::sync::{watch, Semaphore};
 
@@ -56,6 +57,15 @@ impl Default for OrchestratorConfig {
     }
 }
 
+/// What the orchestrator talks to: the state store, the cluster, and stores' storefronts
+/// (for the order check). Tests hand in fakes for the last two.
+pub struct Parts {
+    pub state: StateStore,
+    pub driver: Arc<dyn ClusterDriver>,
+    pub settings: ClusterSettings,
+    pub order_check: Arc<dyn OrderCheck>,
+}
+
 /// What every pass needs. Cheap to share.
 pub struct Context {
     pub state: StateStore,
@@ -64,14 +74,35 @@ pub struct Context {
     pub owner: String,
     pub lease: Duration,
     pub metrics: OrchestratorMetrics,
-    /// HTTP client of the order check (connection pool shared by all passes).
-    pub http: reqwest::Client,
+    /// Places the order check's test orders (one connection pool shared by all passes).
+    pub order_check: Arc<dyn OrderCheck>,
     /// Wakes this replica's loop (a store became due early).
     pub signal: WorkSignal,
     pub platform_key: Option<PlatformKey>,
 }
 
 impl Context {
+    /// Everything a pass needs, for this replica's `config`; [`reconcile::reconcile`] takes it
+    /// directly, so a test can drive a store without the loop.
+    pub fn new(
+        parts: Parts,
+        config: &OrchestratorConfig,
+        signal: WorkSignal,
+        metrics: OrchestratorMetrics,
+    ) -> Self {
+        Self {
+            state: parts.state,
+            driver: parts.driver,
+            settings: parts.settings,
+            owner: config.owner.clone(),
+            lease: config.lease,
+            metrics,
+            order_check: parts.order_check,
+            signal,
+            platform_key: config.platform_key.clone(),
+        }
+    }
+
     fn observe(&self, action: Action, outcome: &StepOutcome, started: Instant) {
         let labels = StepLabels {
             step: steps::step_name(action).to_owned(),
@@ -93,24 +124,12 @@ pub struct Orchestrator {
 
 impl Orchestrator {
     pub fn new(
-        state: StateStore,
-        driver: Arc<dyn ClusterDriver>,
-        settings: ClusterSettings,
+        parts: Parts,
         config: OrchestratorConfig,
         signal: WorkSignal,
         metrics: OrchestratorMetrics,
     ) -> Self {
-        let ctx = Context {
-            state,
-            driver,
-            settings,
-            owner: config.owner.clone(),
-            lease: config.lease,
-            metrics,
-            http: reqwest::Client::new(),
-            signal: signal.clone(),
-            platform_key: config.platform_key.clone(),
-        };
+        let ctx = Context::new(parts, &config, signal.clone(), metrics);
         Self {
             ctx: Arc::new(ctx),
             config,

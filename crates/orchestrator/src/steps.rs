@@ -4,7 +4,7 @@ use crate::Context;
 use std::time::Duration;
 use storefleet_cluster::{storefront_service, ClusterError, OrderCheckVia, Readiness};
 use storefleet_domain::{Action, ConditionType, Store};
-use storefleet_ordercheck::{place_test_order, StoreCredentials, Target};
+use storefleet_ordercheck::{StoreCredentials, Target};
 use storefleet_state::OwnerCredentials;
 
 /// How often a store waiting on its pods, its setup Job or its namespace's removal is looked
@@ -132,7 +132,12 @@ async fn order_check(store: &Store, ctx: &Context) -> StepOutcome {
         message,
         retry_after: RETRY_ORDER_CHECK,
     };
-    match tokio::time::timeout(ORDER_CHECK_TIMEOUT, place_test_order(&ctx.http, &target)).await {
+    match tokio::time::timeout(
+        ORDER_CHECK_TIMEOUT,
+        ctx.order_check.place_test_order(&target),
+    )
+    .await
+    {
         Ok(Ok(report)) => StepOutcome::Done {
             reason: "OrderPlaced",
             message: format!(

@@ -11,7 +11,8 @@ use storefleet_cluster::helm::Helm;
 use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::{ClusterDriver, ClusterSettings, NoCluster};
 use storefleet_orchestrator::metrics::OrchestratorMetrics;
-use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
+use storefleet_orchestrator::{Orchestrator, OrchestratorConfig, Parts};
+use storefleet_ordercheck::HttpOrderCheck;
 use storefleet_state::{CreateLimits, Dialect, StateStore, WorkSignal};
 use tokio::sync::watch;
 
@@ -114,9 +115,12 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
             ..OrchestratorConfig::default()
         };
         let orchestrator = Orchestrator::new(
-            state.clone(),
-            driver,
-            settings,
+            Parts {
+                state: state.clone(),
+                driver,
+                settings,
+                order_check: Arc::new(HttpOrderCheck::default()),
+            },
             config,
             signal.clone(),
             metrics,
