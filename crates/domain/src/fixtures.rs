@@ -4,7 +4,8 @@
 //! twenty-field literal per test; every field a test does not name has a fixed value, so
 //! tests stay deterministic (times are [`t0`] plus seconds).
 
-use crate::{namespace_for, ConditionStatus, ConditionType, Conditions, Engine, Phase, Plan};
+use crate::{namespace_for, ConditionStatus, ConditionType, Conditions, DeletionStep, Engine};
+use crate::{Phase, Plan};
 use crate::{Store, StoreId, StoreName};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -55,6 +56,7 @@ impl StoreBuilder {
                 generation: 1,
                 observed_generation: 0,
                 touched_cluster: false,
+                deletion_done: None,
             },
         }
     }
@@ -117,6 +119,12 @@ impl StoreBuilder {
     /// Some step already wrote to the cluster for this store.
     pub fn touched_cluster(mut self) -> Self {
         self.store.touched_cluster = true;
+        self
+    }
+
+    /// Deletion has come through `step`.
+    pub fn deletion_done(mut self, step: DeletionStep) -> Self {
+        self.store.deletion_done = Some(step);
         self
     }
 

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use steps::StepOutcome;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
-use storefleet_domain::Action;
 use storefleet_ordercheck::OrderCheck;
 use storefleet_state::{PlatformKey, StateStore, WorkSignal};
 use tokio::sync::{watch, Semaphore};
@@ -103,9 +102,9 @@ impl Context {
         }
     }
 
-    fn observe(&self, action: Action, outcome: &StepOutcome, started: Instant) {
+    fn observe(&self, step: &'static str, outcome: &StepOutcome, started: Instant) {
         let labels = StepLabels {
-            step: steps::step_name(action).to_owned(),
+            step: step.to_owned(),
             outcome: outcome.label().to_owned(),
         };
         self.metrics.steps.get_or_create(&labels).inc();

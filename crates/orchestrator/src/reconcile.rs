@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use storefleet_cluster::Watched;
-use storefleet_domain::{Action, Store};
+use storefleet_domain::{Step, Store};
 use storefleet_state::{StateError, StateStore, Work};
 
 /// A store left waiting on something in the cluster that can be watched.
@@ -65,10 +65,10 @@ pub async fn reconcile(
         }
         let transition = match decide(&store, now) {
             Decision::Conclude(conclusion) => conclude(store, conclusion),
-            Decision::Take(action) => {
-                let outcome = act(ctx, action, &mut store, attempts).await?;
+            Decision::Take(step) => {
+                let outcome = act(ctx, step, &mut store, attempts).await?;
                 now = Utc::now();
-                apply(store, action, outcome, attempts, now, &rules)
+                apply(store, step, outcome, attempts, now, &rules)
             }
         };
         let (progress, next) = transition.into_progress(now);
@@ -107,7 +107,7 @@ pub async fn reconcile(
 /// Take one step: the only place a pass reaches the cluster.
 async fn act(
     ctx: &Context,
-    action: Action,
+    step: Step,
     store: &mut Store,
     attempts: i64,
 ) -> Result<StepOutcome, StateError> {
@@ -116,11 +116,12 @@ async fn act(
         ctx.state.mark_touched(store.id).await?;
         store.touched_cluster = true;
     }
+    let definition = steps::definition(step);
     let started = Instant::now();
-    let outcome = steps::run(action, store, ctx).await;
-    ctx.observe(action, &outcome, started);
+    let outcome = definition.act(store, ctx).await;
+    ctx.observe(definition.name(), &outcome, started);
     if let StepOutcome::Error(error) = &outcome {
-        tracing::warn!(store = %store.id, step = steps::step_name(action), kind = error.kind(), %error, attempts = attempts + 1, "step failed");
+        tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, attempts = attempts + 1, "step failed");
     }
     Ok(outcome)
 }
@@ -189,8 +190,8 @@ mod tests {
             reason: "NamespaceCreated",
             message: "namespace is ready".into(),
         };
-        let action = Action::Provision(ConditionType::NamespaceReady);
-        let transition = apply(work.store.clone(), action, outcome, 0, now, &rules);
+        let step = Step::Provision(ConditionType::NamespaceReady);
+        let transition = apply(work.store.clone(), step, outcome, 0, now, &rules);
         (work, transition)
     }
 

@@ -3,12 +3,11 @@
 //! transition, so every edge is a table test that needs neither a cluster nor a database.
 
 use crate::backoff;
-use crate::steps::{self, StepOutcome};
+use crate::steps::{self, Done, StepOutcome};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use storefleet_cluster::{ClusterSettings, Watched};
-use storefleet_domain::lifecycle::REASON_NAMESPACE_DELETING;
-use storefleet_domain::{next_action, Action, ConditionStatus, ConditionType, Phase, Store};
+use storefleet_domain::{next_action, Action, ConditionStatus, Phase, Step, Store};
 use storefleet_state::{NewEvent, Progress};
 
 /// A store that is settled is not looked at again until its desired state changes.
@@ -18,7 +17,7 @@ pub const SETTLED_RECHECK: chrono::Duration = chrono::Duration::days(3650);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Take this step against the cluster, then [`apply`] what came of it.
-    Take(Action),
+    Take(Step),
     /// Record a conclusion that needs no cluster ([`conclude`]).
     Conclude(Conclusion),
 }
@@ -30,8 +29,8 @@ pub enum Conclusion {
     DeadlinePassed,
     /// Every condition is True: the store is ready.
     Ready,
-    /// Deleting a store no step ever wrote to a cluster for.
-    DeletedWithoutCluster,
+    /// Deleting, and nothing (more) to clean up in the cluster.
+    Deleted,
     /// Nothing to do until the desired state changes.
     Nothing,
 }
@@ -75,11 +74,11 @@ pub fn decide(store: &Store, now: DateTime<Utc>) -> Decision {
     if matches!(store.phase, Phase::Requested | Phase::Provisioning) && now >= store.deadline_at {
         return Decision::Conclude(Conclusion::DeadlinePassed);
     }
-    match next_action(store.phase, &store.conditions, store.touched_cluster) {
+    match next_action(store) {
+        Action::Take(step) => Decision::Take(step),
         Action::MarkReady => Decision::Conclude(Conclusion::Ready),
-        Action::MarkDeleted => Decision::Conclude(Conclusion::DeletedWithoutCluster),
+        Action::MarkDeleted => Decision::Conclude(Conclusion::Deleted),
         Action::Nothing => Decision::Conclude(Conclusion::Nothing),
-        action => Decision::Take(action),
     }
 }
 
@@ -106,22 +105,23 @@ pub fn conclude(mut store: Store, conclusion: Conclusion) -> Transition {
                 "store is ready: a test order went through",
             ));
         }
-        Conclusion::DeletedWithoutCluster => {
-            mark_deleted(
-                &mut store,
-                &mut events,
-                "nothing was created in the cluster",
-            );
+        Conclusion::Deleted => {
+            let why = if store.touched_cluster {
+                "nothing is left in the cluster"
+            } else {
+                "nothing was created in the cluster"
+            };
+            events.push(steps::mark_deleted(&mut store, why));
         }
         Conclusion::Nothing => {}
     }
     settled(store, events)
 }
 
-/// Apply what came of taking `action` at `now`, after `attempts` failed attempts before it.
+/// Apply what came of taking `step` at `now`, after `attempts` failed attempts before it.
 pub fn apply(
     mut store: Store,
-    action: Action,
+    step: Step,
     outcome: StepOutcome,
     attempts: i64,
     now: DateTime<Utc>,
@@ -135,14 +135,14 @@ pub fn apply(
             format!("provisioning started by {}", rules.owner),
         ));
     }
+    let definition = steps::definition(step);
     match outcome {
         StepOutcome::Done { reason, message } => {
-            record_done(action, &mut store, reason, &message, now, rules.settings);
-            if action == Action::AwaitNamespaceGone {
-                mark_deleted(&mut store, &mut events, &message);
+            let done = Done { reason, message };
+            events.push(definition.record_done(&mut store, done, now, rules.settings));
+            if store.phase == Phase::Deleted {
                 return settled(store, events);
             }
-            events.push(NewEvent::normal(reason, message));
             Transition {
                 store,
                 events,
@@ -157,7 +157,7 @@ pub fn apply(
         } => {
             // A store that keeps waiting on the same thing does not fill its event list.
             let changed = store.message.as_deref() != Some(message.as_str());
-            set_condition(&mut store, action, reason, &message, now);
+            set_condition(&mut store, step, reason, &message, now);
             if changed {
                 events.push(NewEvent::normal(reason, message.clone()));
             }
@@ -168,7 +168,7 @@ pub fn apply(
                 attempts,
                 next: Next::Wait {
                     until: later(now, retry_after, 1),
-                    watch: watched(action).map(|what| (what, retry_after)),
+                    watch: definition.waits_on().map(|what| (what, retry_after)),
                 },
             }
         }
@@ -177,10 +177,10 @@ pub fn apply(
             let delay = backoff::delay(attempts);
             let message = format!(
                 "{} failed: {error}; attempt {attempts}, retrying in {} s",
-                steps::step_name(action),
+                definition.name(),
                 delay.as_secs()
             );
-            set_condition(&mut store, action, "Retrying", &message, now);
+            set_condition(&mut store, step, "Retrying", &message, now);
             events.push(NewEvent::warning("StepFailed", message.clone()));
             store.message = Some(message);
             Transition {
@@ -194,7 +194,7 @@ pub fn apply(
             }
         }
         StepOutcome::Fatal { reason, message } => {
-            set_condition(&mut store, action, reason, &message, now);
+            set_condition(&mut store, step, reason, &message, now);
             store.phase = Phase::Failed;
             store.message = Some(message.clone());
             events.push(NewEvent::warning(reason, message));
@@ -238,66 +238,9 @@ fn later(now: DateTime<Utc>, after: Duration, fallback_secs: i64) -> DateTime<Ut
     now + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(fallback_secs))
 }
 
-/// What a waiting step waits on, when it can be watched.
-fn watched(action: Action) -> Option<Watched> {
-    match action {
-        Action::Provision(ConditionType::WorkloadsReady) => Some(Watched::Workloads),
-        Action::Provision(ConditionType::StoreConfigured) => Some(Watched::Jobs),
-        Action::AwaitNamespaceGone => Some(Watched::NamespaceGone),
-        _ => None,
-    }
-}
-
-fn mark_deleted(store: &mut Store, events: &mut Vec<NewEvent>, message: &str) {
-    store.phase = Phase::Deleted;
-    store.message = None;
-    events.push(NewEvent::normal(
-        "Deleted",
-        format!("store deleted: {message}"),
-    ));
-}
-
-/// Record what a finished step established: a True condition while provisioning, or the
-/// deletion markers the next decision reads.
-fn record_done(
-    action: Action,
-    store: &mut Store,
-    reason: &str,
-    message: &str,
-    now: DateTime<Utc>,
-    settings: &ClusterSettings,
-) {
-    match action {
-        Action::Provision(kind) => {
-            store
-                .conditions
-                .set(kind, ConditionStatus::True, reason, message, now);
-            store.message = None;
-            if kind == ConditionType::ReleaseInstalled {
-                store.storefront_url = Some(settings.storefront_url(store));
-                store.admin_url = Some(settings.admin_url(store));
-            }
-        }
-        Action::DeleteNamespace => store.conditions.set(
-            ConditionType::NamespaceReady,
-            ConditionStatus::False,
-            REASON_NAMESPACE_DELETING,
-            message,
-            now,
-        ),
-        _ => {}
-    }
-}
-
 /// While provisioning, a step that is not done shows on its own condition as False.
-fn set_condition(
-    store: &mut Store,
-    action: Action,
-    reason: &str,
-    message: &str,
-    now: DateTime<Utc>,
-) {
-    if let Action::Provision(kind) = action {
+fn set_condition(store: &mut Store, step: Step, reason: &str, message: &str, now: DateTime<Utc>) {
+    if let Step::Provision(kind) = step {
         store
             .conditions
             .set(kind, ConditionStatus::False, reason, message, now);
@@ -309,6 +252,7 @@ mod tests {
     use super::*;
     use storefleet_cluster::ClusterError;
     use storefleet_domain::fixtures::{at, StoreBuilder};
+    use storefleet_domain::{ConditionType, DeletionStep};
     use storefleet_state::EventKind;
 
     const OWNER: &str = "orchestrator-test";
@@ -317,13 +261,13 @@ mod tests {
         ClusterSettings::default()
     }
 
-    fn turn(store: Store, action: Action, outcome: StepOutcome, attempts: i64) -> Transition {
+    fn turn(store: Store, step: Step, outcome: StepOutcome, attempts: i64) -> Transition {
         let settings = settings();
         let rules = Rules {
             owner: OWNER,
             settings: &settings,
         };
-        apply(store, action, outcome, attempts, at(100), &rules)
+        apply(store, step, outcome, attempts, at(100), &rules)
     }
 
     fn done(reason: &'static str, message: &str) -> StepOutcome {
@@ -362,13 +306,13 @@ mod tests {
                 "a new store starts with its namespace",
                 StoreBuilder::new("shop").build(),
                 at(0),
-                Decision::Take(Action::Provision(ConditionType::NamespaceReady)),
+                Decision::Take(Step::Provision(ConditionType::NamespaceReady)),
             ),
             (
                 "the first condition that is not true is next",
                 provisioning(3).build(),
                 at(0),
-                Decision::Take(Action::Provision(ConditionType::WorkloadsReady)),
+                Decision::Take(Step::Provision(ConditionType::WorkloadsReady)),
             ),
             (
                 "every condition true: ready",
@@ -395,7 +339,7 @@ mod tests {
                     .touched_cluster()
                     .build(),
                 at(10_000),
-                Decision::Take(Action::DeleteNamespace),
+                Decision::Take(Step::Delete(DeletionStep::DeleteNamespace)),
             ),
             (
                 "nor to a ready store",
@@ -407,7 +351,7 @@ mod tests {
                 "a store that never reached a cluster is deleted at once",
                 StoreBuilder::new("shop").phase(Phase::Deleting).build(),
                 at(0),
-                Decision::Conclude(Conclusion::DeletedWithoutCluster),
+                Decision::Conclude(Conclusion::Deleted),
             ),
         ];
         for (case, store, now, want) in cases {
@@ -420,7 +364,7 @@ mod tests {
         let store = StoreBuilder::new("shop").message("old news").build();
         let t = turn(
             store,
-            Action::Provision(ConditionType::NamespaceReady),
+            Step::Provision(ConditionType::NamespaceReady),
             done("NamespaceCreated", "namespace is ready"),
             3,
         );
@@ -454,7 +398,7 @@ mod tests {
     fn an_installed_release_records_the_store_urls() {
         let t = turn(
             provisioning(2).build(),
-            Action::Provision(ConditionType::ReleaseInstalled),
+            Step::Provision(ConditionType::ReleaseInstalled),
             done("ReleaseInstalled", "release store installed"),
             0,
         );
@@ -471,7 +415,7 @@ mod tests {
 
     #[test]
     fn waiting_records_the_message_once_and_polls_with_a_watch() {
-        let action = Action::Provision(ConditionType::WorkloadsReady);
+        let action = Step::Provision(ConditionType::WorkloadsReady);
         let first = turn(provisioning(3).build(), action, waiting("0/2 ready"), 1);
         assert_eq!(
             reasons(&first),
@@ -505,15 +449,18 @@ mod tests {
     fn only_steps_with_something_to_watch_ask_for_a_watch() {
         let cases = [
             (
-                Action::Provision(ConditionType::WorkloadsReady),
+                Step::Provision(ConditionType::WorkloadsReady),
                 Some(Watched::Workloads),
             ),
             (
-                Action::Provision(ConditionType::StoreConfigured),
+                Step::Provision(ConditionType::StoreConfigured),
                 Some(Watched::Jobs),
             ),
-            (Action::AwaitNamespaceGone, Some(Watched::NamespaceGone)),
-            (Action::Provision(ConditionType::OrderCheckPassed), None),
+            (
+                Step::Delete(DeletionStep::AwaitNamespaceGone),
+                Some(Watched::NamespaceGone),
+            ),
+            (Step::Provision(ConditionType::OrderCheckPassed), None),
         ];
         for (action, want) in cases {
             let store = provisioning(3).phase(Phase::Provisioning).build();
@@ -531,7 +478,7 @@ mod tests {
         for (before, attempt, delay) in cases {
             let t = turn(
                 provisioning(3).build(),
-                Action::Provision(ConditionType::WorkloadsReady),
+                Step::Provision(ConditionType::WorkloadsReady),
                 StepOutcome::Error(ClusterError::Unavailable("connection refused".into())),
                 before,
             );
@@ -566,7 +513,7 @@ mod tests {
         let store = provisioning(2).generation(3).build();
         let t = turn(
             store,
-            Action::Provision(ConditionType::ReleaseInstalled),
+            Step::Provision(ConditionType::ReleaseInstalled),
             StepOutcome::Fatal {
                 reason: "ReleaseImpossible",
                 message: "chart nope not found".into(),
@@ -623,7 +570,7 @@ mod tests {
 
         let gone = conclude(
             StoreBuilder::new("shop").phase(Phase::Deleting).build(),
-            Conclusion::DeletedWithoutCluster,
+            Conclusion::Deleted,
         );
         assert_eq!(gone.store.phase, Phase::Deleted);
         assert_eq!(
@@ -650,14 +597,28 @@ mod tests {
             .build();
         let requested = turn(
             deleting,
-            Action::DeleteNamespace,
+            Step::Delete(DeletionStep::DeleteNamespace),
             done("NamespaceDeleting", "namespace is being deleted"),
             0,
         );
         assert_eq!(requested.next, Next::Continue);
         assert_eq!(
+            requested.store.deletion_done,
+            Some(DeletionStep::DeleteNamespace),
+            "deletion progress is explicit state"
+        );
+        assert_eq!(
+            requested
+                .store
+                .conditions
+                .get(ConditionType::NamespaceReady)
+                .map(|c| (c.status, c.reason.as_str())),
+            Some((ConditionStatus::False, "Deleting")),
+            "and shows on the condition as before, for people"
+        );
+        assert_eq!(
             decide(&requested.store, at(100)),
-            Decision::Take(Action::AwaitNamespaceGone),
+            Decision::Take(Step::Delete(DeletionStep::AwaitNamespaceGone)),
             "the next decision knows the namespace deletion was requested"
         );
         assert_eq!(
@@ -667,7 +628,7 @@ mod tests {
 
         let still_there = turn(
             requested.store.clone(),
-            Action::AwaitNamespaceGone,
+            Step::Delete(DeletionStep::AwaitNamespaceGone),
             StepOutcome::Waiting {
                 reason: "NamespaceTerminating",
                 message: "waiting for namespace to be removed".into(),
@@ -680,7 +641,7 @@ mod tests {
 
         let gone = turn(
             requested.store,
-            Action::AwaitNamespaceGone,
+            Step::Delete(DeletionStep::AwaitNamespaceGone),
             done("NamespaceGone", "namespace store-shop-1 is gone"),
             0,
         );

@@ -3,7 +3,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
 use chrono::{Duration, Utc};
-use storefleet_domain::{ConditionStatus, ConditionType, Engine, Phase, Plan, StoreName};
+use storefleet_domain::{
+    ConditionStatus, ConditionType, DeletionStep, Engine, Phase, Plan, StoreName,
+};
 use storefleet_state::{
     AuditEntry, CreateError, CreateLimits, DeleteOutcome, NewEvent, NewStore, Progress, Role,
     StateStore, UserError,
@@ -64,6 +66,7 @@ conformance!(
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
     a_rotated_token_replaces_the_old_one_and_is_audited,
+    deletion_progress_is_saved_and_read_back,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -783,4 +786,33 @@ async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) 
         .is_some());
     let audit_log = state.list_audit(None, 10).await.expect("audit");
     assert_eq!(audit_log[0].entry.action, "user.rotate_token");
+}
+
+async fn deletion_progress_is_saved_and_read_back(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let now = Utc::now();
+    state
+        .request_delete(store.id, &audit("alice", "store.delete"), now)
+        .await
+        .expect("delete");
+    let work = claim(&state, "one", now).await.pop().expect("due");
+    assert_eq!(work.store.deletion_done, None, "nothing done at first");
+    let mut next = work.store.clone();
+    next.deletion_done = Some(DeletionStep::DeleteNamespace);
+    assert!(state
+        .save_progress(
+            "one",
+            work.store.generation,
+            &progress(next, now),
+            now,
+            true
+        )
+        .await
+        .expect("save"));
+    let saved = state
+        .get_store(store.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(saved.deletion_done, Some(DeletionStep::DeleteNamespace));
 }
