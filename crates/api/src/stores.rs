@@ -480,22 +480,32 @@ fn event_stream(
                 // so a store seen deleted here has all its events visible to the read below.
                 // (Read the other way round, a delete committed between the two reads would end
                 // the stream without its Deleted event.)
-                let gone = matches!(
-                    app.state().get_store(store_id).await,
-                    Ok(Some(ref s)) if s.phase == Phase::Deleted
-                );
-                let events = app
-                    .state()
-                    .events(store_id, after, 100)
-                    .await
-                    .unwrap_or_default();
+                // A failed read is retried at the next change or fallback tick; it is logged so
+                // a stream that stalls on a sick database says why.
+                let gone = match app.state().get_store(store_id).await {
+                    Ok(store) => store.is_some_and(|s| s.phase == Phase::Deleted),
+                    Err(e) => {
+                        tracing::warn!(store = %store_id, error = %e, "event stream: reading the store failed; retrying");
+                        false
+                    }
+                };
+                let events = match app.state().events(store_id, after, 100).await {
+                    Ok(events) => events,
+                    Err(e) => {
+                        tracing::warn!(store = %store_id, error = %e, "event stream: reading events failed; retrying");
+                        Vec::new()
+                    }
+                };
                 if !events.is_empty() {
                     let out: Vec<_> = events
                         .into_iter()
                         .map(|e| {
                             after = e.id;
-                            let data =
-                                serde_json::to_string(&EventView::from(e)).unwrap_or_default();
+                            let data = serde_json::to_string(&EventView::from(e))
+                                .unwrap_or_else(|err| {
+                                    tracing::warn!(store = %store_id, event = after, error = %err, "event stream: an event could not be encoded; sent empty");
+                                    String::new()
+                                });
                             Ok(Event::default()
                                 .id(after.to_string())
                                 .event("store-event")

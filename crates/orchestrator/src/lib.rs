@@ -137,7 +137,7 @@ impl Orchestrator {
     }
 
     /// Run until `shutdown` turns true, restarting the loop if it ever crashes.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run_until_shutdown(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         loop {
             let worker = tokio::spawn({
@@ -171,7 +171,7 @@ impl Orchestrator {
         tracing::info!(owner = %self.config.owner, concurrency = self.config.concurrency, "orchestrator started");
         while !*shutdown.borrow() {
             if Instant::now() >= next_sweep {
-                sweep::run(&self.ctx).await;
+                sweep::expire_and_delete_orphans(&self.ctx).await;
                 next_sweep = Instant::now() + self.config.sweep_every;
             }
             let free = slots.available_permits();
@@ -219,7 +219,7 @@ impl Orchestrator {
             let signal = self.signal.clone();
             tokio::spawn(async move {
                 let store_id = work.store.id;
-                let pass = tokio::spawn(run_pass(ctx.clone(), work));
+                let pass = tokio::spawn(pass_under_lease(ctx.clone(), work));
                 if let Err(e) = pass.await {
                     ctx.metrics
                         .task_restarts
@@ -261,7 +261,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// One pass with a lease renewer beside it; the renewer flags a lost lease so the pass stops.
-async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
+async fn pass_under_lease(ctx: Arc<Context>, work: storefleet_state::Work) {
     let lost = Arc::new(AtomicBool::new(false));
     let store_id = work.store.id;
     // Dropped on every way out of this pass — a panic included — so a crashed pass never keeps

@@ -82,7 +82,7 @@ async fn a_crashed_pass_is_counted_and_the_store_is_resumed() {
         metrics.clone(),
     );
     let (shutdown, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(orchestrator.run(rx));
+    tokio::spawn(orchestrator.run_until_shutdown(rx));
 
     let store = state
         .create_store(

@@ -120,7 +120,7 @@ fn emit(output: Output, value: &Value, human: impl FnOnce(&Value)) {
     }
 }
 
-pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
+pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
     match command {
         StoreCommand::Create {
             name,

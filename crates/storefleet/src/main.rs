@@ -33,23 +33,23 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => {
             init_logging(&args.db);
-            server::run(args, server::Role::Both).await
+            server::serve_until_shutdown(args, server::Role::Both).await
         }
         Command::Api(args) => {
             init_logging(&args.db);
-            server::run(args, server::Role::ApiOnly).await
+            server::serve_until_shutdown(args, server::Role::ApiOnly).await
         }
         Command::Orchestrator(args) => {
             init_logging(&args.db);
-            server::run(args, server::Role::OrchestratorOnly).await
+            server::serve_until_shutdown(args, server::Role::OrchestratorOnly).await
         }
         Command::Migrate(db) => users::migrate(&db).await,
         Command::User(UserCommand::Add { name, admin, db }) => users::add(&name, admin, &db).await,
         Command::User(UserCommand::RotateToken { name, db }) => {
             users::rotate_token(&name, &db).await
         }
-        Command::Store(command) => client::run(command).await,
-        Command::OrderCheck(args) => order_check::run(&args).await,
+        Command::Store(command) => client::store_command(command).await,
+        Command::OrderCheck(args) => order_check::place_and_report(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -91,11 +91,11 @@ async fn cluster_driver(args: &ServerArgs, settings: ClusterSettings) -> Arc<dyn
     }
 }
 
-pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
+pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     let state = StateStore::connect(&args.db.database_url).await.context(
         "could not open the state store (check --database-url / STOREFLEET_DATABASE_URL)",
     )?;
-    let platform_key = crate::platform_key::resolve(&args, role)?;
+    let platform_key = crate::platform_key::resolve(&args, role == Role::Both)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signal = WorkSignal::default();
     let mut registry = Registry::with_prefix("storefleet");
@@ -125,7 +125,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
             signal.clone(),
             metrics,
         );
-        tasks.spawn(orchestrator.run(shutdown_rx.clone()));
+        tasks.spawn(orchestrator.run_until_shutdown(shutdown_rx.clone()));
         if state.dialect() == Dialect::Postgres {
             tasks.spawn(storefleet_orchestrator::forward_notifications(
                 args.db.database_url.clone(),

@@ -86,7 +86,7 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         signal.clone(),
         metrics.clone(),
     );
-    tokio::spawn(orchestrator.run(rx));
+    tokio::spawn(orchestrator.run_until_shutdown(rx));
     Some(Env {
         state,
         client,
