@@ -123,22 +123,31 @@ pub(crate) fn event_stream(
             // so a store seen deleted here has all its events visible to the read below.
             // (Read the other way round, a delete committed between the two reads would end
             // the stream without its Deleted event.)
-            let gone = matches!(
-                s.app.state().get_store(s.store_id).await,
-                Ok(Some(ref store)) if store.phase == Phase::Deleted
-            );
-            let events = s
-                .app
-                .state()
-                .events(s.store_id, s.after, 100)
-                .await
-                .unwrap_or_default();
+            // A failed read is retried at the next change or fallback tick; it is logged so a
+            // stream that stalls on a sick database says why.
+            let gone = match s.app.state().get_store(s.store_id).await {
+                Ok(store) => store.is_some_and(|store| store.phase == Phase::Deleted),
+                Err(e) => {
+                    tracing::warn!(store = %s.store_id, error = %e, "event stream: reading the store failed; retrying");
+                    false
+                }
+            };
+            let events = match s.app.state().events(s.store_id, s.after, 100).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(store = %s.store_id, error = %e, "event stream: reading events failed; retrying");
+                    Vec::new()
+                }
+            };
             if !events.is_empty() {
                 let out: Vec<_> = events
                     .into_iter()
                     .map(|e| {
                         s.after = e.id;
-                        let data = serde_json::to_string(&EventView::from(e)).unwrap_or_default();
+                        let data = serde_json::to_string(&EventView::from(e)).unwrap_or_else(|err| {
+                            tracing::warn!(error = %err, "event stream: an event could not be encoded; sent empty");
+                            String::new()
+                        });
                         Ok(Event::default()
                             .id(s.after.to_string())
                             .event("store-event")

@@ -5,6 +5,8 @@
 //! engine chart ([`helm`]).
 
 pub mod build;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 pub mod helm;
 pub mod kube_driver;
 

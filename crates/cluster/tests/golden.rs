@@ -3,39 +3,20 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
-use chrono::{TimeZone, Utc};
 use storefleet_cluster::build::{self, Credentials};
 use storefleet_cluster::ClusterSettings;
-use storefleet_domain::{namespace_for, Conditions, Engine, Phase, Plan, Store, StoreName};
+use storefleet_domain::fixtures::StoreBuilder;
+use storefleet_domain::{Phase, Plan, Store};
 
 fn store(plan: Plan) -> Store {
     let id = uuid::Uuid::parse_str("01930000-0000-7000-8000-0000c0ffee01").expect("uuid");
-    let name = StoreName::parse("demo-shop").expect("name");
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-        .single()
-        .expect("time");
-    Store {
-        id,
-        namespace: namespace_for(&name, id),
-        name,
-        owner: "alice".to_owned(),
-        engine: Engine::Medusa,
-        plan,
-        phase: Phase::Provisioning,
-        conditions: Conditions::default(),
-        cluster: "local".to_owned(),
-        message: None,
-        storefront_url: None,
-        admin_url: None,
-        expires_at: None,
-        deadline_at: t,
-        created_at: t,
-        updated_at: t,
-        generation: 1,
-        observed_generation: 0,
-        touched_cluster: true,
-    }
+    StoreBuilder::new("demo-shop")
+        .id(id)
+        .owner("alice")
+        .plan(plan)
+        .phase(Phase::Provisioning)
+        .touched_cluster()
+        .build()
 }
 
 fn render(plan: Plan) -> String {

@@ -20,33 +20,16 @@ use std::path::PathBuf;
 use storefleet_cluster::helm::Helm;
 use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
-use storefleet_domain::{namespace_for, Conditions, Engine, Phase, Plan, Store, StoreName};
+use storefleet_domain::fixtures::StoreBuilder;
+use storefleet_domain::{Phase, Store};
 use storefleet_testkit::rig::{cluster_rig_or_skip, ClusterRig};
 
 fn store() -> Store {
-    let id = uuid::Uuid::now_v7();
-    let name = StoreName::parse("stuck").expect("name");
-    Store {
-        id,
-        namespace: namespace_for(&name, id),
-        name,
-        owner: "tester".into(),
-        engine: Engine::Medusa,
-        plan: Plan::Small,
-        phase: Phase::Provisioning,
-        conditions: Conditions::default(),
-        cluster: "test".into(),
-        message: None,
-        storefront_url: None,
-        admin_url: None,
-        expires_at: None,
-        deadline_at: Utc::now(),
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-        generation: 1,
-        observed_generation: 0,
-        touched_cluster: true,
-    }
+    StoreBuilder::new("stuck")
+        .phase(Phase::Provisioning)
+        .times(Utc::now())
+        .touched_cluster()
+        .build()
 }
 
 /// Helm keeps a release as base64(gzip(JSON)) in the Secret's `release` key.

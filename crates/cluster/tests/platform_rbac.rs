@@ -33,7 +33,8 @@ use storefleet_cluster::build;
 use storefleet_cluster::helm::Helm;
 use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::{ClusterDriver, ClusterSettings, FIELD_MANAGER, MANAGED_BY};
-use storefleet_domain::{Conditions, Engine, Phase, Plan, Store, StoreName};
+use storefleet_domain::fixtures::StoreBuilder;
+use storefleet_domain::{Engine, Phase, Store};
 
 const PLATFORM_NS: &str = "storefleet";
 const STORE_NS: &str = "store-rbac-aaaaaa";
@@ -145,29 +146,14 @@ async fn apply(client: &Client, doc: &serde_json::Value) -> String {
 }
 
 fn store(name: &str, namespace: &str) -> Store {
-    let id = uuid::Uuid::now_v7();
-    let now = Utc::now();
-    Store {
-        id,
-        name: StoreName::parse(name).expect("name"),
-        namespace: namespace.to_owned(),
-        owner: "rbac-tester".to_owned(),
-        engine: Engine::Woocommerce,
-        plan: Plan::Small,
-        phase: Phase::Provisioning,
-        conditions: Conditions::default(),
-        cluster: "test".to_owned(),
-        message: None,
-        storefront_url: None,
-        admin_url: None,
-        expires_at: None,
-        deadline_at: now,
-        created_at: now,
-        updated_at: now,
-        generation: 1,
-        observed_generation: 0,
-        touched_cluster: true,
-    }
+    StoreBuilder::new(name)
+        .namespace(namespace)
+        .owner("rbac-tester")
+        .engine(Engine::Woocommerce)
+        .phase(Phase::Provisioning)
+        .times(Utc::now())
+        .touched_cluster()
+        .build()
 }
 
 fn plain_namespace(name: &str, labels: Option<BTreeMap<String, String>>) -> Namespace {

@@ -2,6 +2,8 @@
 
 pub mod condition;
 pub mod engine;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fixtures;
 pub mod hostname;
 pub mod lifecycle;
 pub mod name;
@@ -11,7 +13,7 @@ pub mod store;
 pub use condition::{Condition, ConditionStatus, ConditionType, Conditions};
 pub use engine::Engine;
 pub use hostname::{DomainError, StoreDomain};
-pub use lifecycle::{next_action, Action, Phase};
+pub use lifecycle::{next_action, Action, DeletionStep, Phase, Step};
 pub use name::{validate_user_name, NameError, StoreName};
 pub use plan::{Plan, PlanLimits};
 pub use store::{namespace_for, Store, StoreId, Ttl, TtlError};

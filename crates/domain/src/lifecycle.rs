@@ -1,6 +1,7 @@
 //! A store's phases and the pure decision of which step the orchestrator takes next.
 
-use crate::condition::{ConditionType, Conditions};
+use crate::condition::ConditionType;
+use crate::Store;
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
@@ -66,44 +67,99 @@ impl FromStr for Phase {
     }
 }
 
-/// The one step the orchestrator takes next for a store. Every step is idempotent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+/// The steps of a deletion, in order. How far a deletion has come is recorded on the store
+/// ([`Store::deletion_done`]), not read back from a condition's reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeletionStep {
+    /// Delete the store's namespace. There is no `helm uninstall` first: the release (its
+    /// objects and helm's own record) lives only in that namespace, so the namespace controller
+    /// removes all of it, and uninstalling first cost ~1.4 s per store (bench).
+    DeleteNamespace,
+    /// Wait until the namespace is gone.
+    AwaitNamespaceGone,
+}
+
+impl DeletionStep {
+    /// Deletion order: each one needs the ones before it.
+    pub const ORDER: [DeletionStep; 2] = [
+        DeletionStep::DeleteNamespace,
+        DeletionStep::AwaitNamespaceGone,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionStep::DeleteNamespace => "delete_namespace",
+            DeletionStep::AwaitNamespaceGone => "await_namespace_gone",
+        }
+    }
+
+    /// The step after `done` (the first one when none is done), or `None` after the last.
+    pub fn after(done: Option<DeletionStep>) -> Option<DeletionStep> {
+        let next = done.map_or(Some(0), |d| {
+            DeletionStep::ORDER
+                .iter()
+                .position(|s| *s == d)
+                .map(|i| i + 1)
+        })?;
+        DeletionStep::ORDER.get(next).copied()
+    }
+}
+
+impl fmt::Display for DeletionStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown deletion step {0:?}; allowed: delete_namespace, await_namespace_gone")]
+pub struct UnknownDeletionStep(pub String);
+
+impl FromStr for DeletionStep {
+    type Err = UnknownDeletionStep;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeletionStep::ORDER
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| UnknownDeletionStep(s.to_owned()))
+    }
+}
+
+/// One step the orchestrator takes against the cluster. Every step is idempotent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
     /// Provisioning: bring the condition of this type to True.
     Provision(ConditionType),
+    /// Deleting: this step of the deletion.
+    Delete(DeletionStep),
+}
+
+/// What the orchestrator does next for a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Take this step against the cluster.
+    Take(Step),
     /// Every condition is True: the store is ready.
     MarkReady,
-    /// Deleting: delete the store's namespace. There is no `helm uninstall` first: the release
-    /// (its objects and helm's own record) lives only in that namespace, so the namespace
-    /// controller removes all of it, and uninstalling first cost ~1.4 s per store (bench).
-    DeleteNamespace,
-    AwaitNamespaceGone,
+    /// Deleting, and nothing (more) to clean up in the cluster.
     MarkDeleted,
     /// Nothing to do until the desired state changes.
     Nothing,
 }
 
-/// Reason recorded on `NamespaceReady` once deletion of the namespace was requested.
-pub const REASON_NAMESPACE_DELETING: &str = "Deleting";
-
-/// Decide the next step from what was last observed. `touched_cluster` says whether any
-/// step ever wrote to the cluster for this store: if none did, deleting needs no cluster.
-pub fn next_action(phase: Phase, conditions: &Conditions, touched_cluster: bool) -> Action {
-    match phase {
+/// Decide the next step from what was last observed. A store no step ever wrote to a cluster
+/// for (`touched_cluster` false) needs no cluster to be deleted.
+pub fn next_action(store: &Store) -> Action {
+    match store.phase {
         Phase::Requested | Phase::Provisioning => ConditionType::ORDER
             .into_iter()
-            .find(|kind| !conditions.is_true(*kind))
-            .map_or(Action::MarkReady, Action::Provision),
-        Phase::Deleting if !touched_cluster => Action::MarkDeleted,
-        Phase::Deleting => {
-            if conditions.reason_of(ConditionType::NamespaceReady)
-                != Some(REASON_NAMESPACE_DELETING)
-            {
-                Action::DeleteNamespace
-            } else {
-                Action::AwaitNamespaceGone
-            }
-        }
+            .find(|kind| !store.conditions.is_true(*kind))
+            .map_or(Action::MarkReady, |kind| {
+                Action::Take(Step::Provision(kind))
+            }),
+        Phase::Deleting if !store.touched_cluster => Action::MarkDeleted,
+        Phase::Deleting => DeletionStep::after(store.deletion_done)
+            .map_or(Action::MarkDeleted, |step| Action::Take(Step::Delete(step))),
         Phase::Ready | Phase::Failed | Phase::Deleted => Action::Nothing,
     }
 }
@@ -111,86 +167,106 @@ pub fn next_action(phase: Phase, conditions: &Conditions, touched_cluster: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::condition::ConditionStatus;
-    use chrono::Utc;
+    use crate::fixtures::StoreBuilder;
 
-    fn with_true(kinds: &[ConditionType]) -> Conditions {
-        let mut conditions = Conditions::default();
-        for kind in kinds {
-            conditions.set(*kind, ConditionStatus::True, "Done", "", Utc::now());
-        }
-        conditions
+    fn take(kind: ConditionType) -> Action {
+        Action::Take(Step::Provision(kind))
     }
 
     #[test]
     fn a_new_store_starts_with_its_namespace() {
         assert_eq!(
-            next_action(Phase::Requested, &Conditions::default(), false),
-            Action::Provision(ConditionType::NamespaceReady)
+            next_action(&StoreBuilder::new("shop").build()),
+            take(ConditionType::NamespaceReady)
         );
     }
 
     #[test]
     fn provisioning_takes_the_first_condition_that_is_not_true() {
-        let conditions = with_true(&[
-            ConditionType::NamespaceReady,
-            ConditionType::GuardrailsApplied,
-        ]);
-        assert_eq!(
-            next_action(Phase::Provisioning, &conditions, true),
-            Action::Provision(ConditionType::ReleaseInstalled)
-        );
+        let store = StoreBuilder::new("shop")
+            .phase(Phase::Provisioning)
+            .done_through(2)
+            .build();
+        assert_eq!(next_action(&store), take(ConditionType::ReleaseInstalled));
     }
 
     #[test]
     fn a_store_is_ready_only_when_every_condition_is_true() {
-        let almost = with_true(&ConditionType::ORDER[..5]);
-        assert_eq!(
-            next_action(Phase::Provisioning, &almost, true),
-            Action::Provision(ConditionType::OrderCheckPassed)
-        );
-        let all = with_true(&ConditionType::ORDER);
-        assert_eq!(
-            next_action(Phase::Provisioning, &all, true),
-            Action::MarkReady
-        );
+        let almost = StoreBuilder::new("shop")
+            .phase(Phase::Provisioning)
+            .done_through(5)
+            .build();
+        assert_eq!(next_action(&almost), take(ConditionType::OrderCheckPassed));
+        let all = StoreBuilder::new("shop")
+            .phase(Phase::Provisioning)
+            .done_through(6)
+            .build();
+        assert_eq!(next_action(&all), Action::MarkReady);
     }
 
     #[test]
     fn deleting_an_untouched_store_needs_no_cluster() {
+        let store = StoreBuilder::new("shop").phase(Phase::Deleting).build();
+        assert_eq!(next_action(&store), Action::MarkDeleted);
+    }
+
+    #[test]
+    fn deleting_deletes_the_namespace_then_waits() {
+        let deleting = StoreBuilder::new("shop")
+            .phase(Phase::Deleting)
+            .touched_cluster()
+            .done_through(6);
         assert_eq!(
-            next_action(Phase::Deleting, &Conditions::default(), false),
+            next_action(&deleting.clone().build()),
+            Action::Take(Step::Delete(DeletionStep::DeleteNamespace))
+        );
+        assert_eq!(
+            next_action(
+                &deleting
+                    .clone()
+                    .deletion_done(DeletionStep::DeleteNamespace)
+                    .build()
+            ),
+            Action::Take(Step::Delete(DeletionStep::AwaitNamespaceGone))
+        );
+        assert_eq!(
+            next_action(
+                &deleting
+                    .deletion_done(DeletionStep::AwaitNamespaceGone)
+                    .build()
+            ),
             Action::MarkDeleted
         );
     }
 
     #[test]
-    fn deleting_deletes_the_namespace_then_waits() {
-        let mut conditions = with_true(&ConditionType::ORDER);
+    fn deletion_steps_follow_their_order_and_read_back_what_they_write() {
         assert_eq!(
-            next_action(Phase::Deleting, &conditions, true),
-            Action::DeleteNamespace
-        );
-        conditions.set(
-            ConditionType::NamespaceReady,
-            ConditionStatus::False,
-            REASON_NAMESPACE_DELETING,
-            "",
-            Utc::now(),
+            DeletionStep::after(None),
+            Some(DeletionStep::DeleteNamespace)
         );
         assert_eq!(
-            next_action(Phase::Deleting, &conditions, true),
-            Action::AwaitNamespaceGone
+            DeletionStep::after(Some(DeletionStep::DeleteNamespace)),
+            Some(DeletionStep::AwaitNamespaceGone)
         );
+        assert_eq!(
+            DeletionStep::after(Some(DeletionStep::AwaitNamespaceGone)),
+            None
+        );
+        for step in DeletionStep::ORDER {
+            assert_eq!(step.as_str().parse(), Ok(step));
+        }
+        assert!("Deleting".parse::<DeletionStep>().is_err());
     }
 
     #[test]
     fn settled_phases_need_nothing() {
         for phase in [Phase::Ready, Phase::Failed, Phase::Deleted] {
-            assert_eq!(
-                next_action(phase, &Conditions::default(), true),
-                Action::Nothing
-            );
+            let store = StoreBuilder::new("shop")
+                .phase(phase)
+                .touched_cluster()
+                .build();
+            assert_eq!(next_action(&store), Action::Nothing);
         }
     }
 }

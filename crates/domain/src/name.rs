@@ -75,6 +75,27 @@ impl fmt::Display for StoreName {
     }
 }
 
+/// What a user name may be: it becomes a Kubernetes label value on the user's namespaces.
+pub const USER_NAME_RULE: &str =
+    "1-63 characters: lowercase letters a-z, digits 0-9 and '-', starting and ending with a letter or digit";
+
+/// Check a user name; the error says what is allowed.
+pub fn validate_user_name(input: &str) -> Result<(), String> {
+    let ok = (1..=63).contains(&input.len())
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !input.starts_with('-')
+        && !input.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "user name {input:?} is not allowed; allowed: {USER_NAME_RULE}"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,32 +148,6 @@ mod tests {
             prop_assert!(StoreName::parse(&input).is_ok());
         }
     }
-}
-
-/// What a user name may be: it becomes a Kubernetes label value on the user's namespaces.
-pub const USER_NAME_RULE: &str =
-    "1-63 characters: lowercase letters a-z, digits 0-9 and '-', starting and ending with a letter or digit";
-
-/// Check a user name; the error says what is allowed.
-pub fn validate_user_name(input: &str) -> Result<(), String> {
-    let ok = (1..=63).contains(&input.len())
-        && input
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !input.starts_with('-')
-        && !input.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "user name {input:?} is not allowed; allowed: {USER_NAME_RULE}"
-        ))
-    }
-}
-
-#[cfg(test)]
-mod user_name_tests {
-    use super::*;
 
     #[test]
     fn user_names_must_be_label_values() {

@@ -1,6 +1,6 @@
 //! The store record: identity, spec and observed status.
 
-use crate::{Conditions, Engine, Phase, Plan, StoreName};
+use crate::{Conditions, DeletionStep, Engine, Phase, Plan, StoreName};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -41,6 +41,8 @@ pub struct Store {
     pub observed_generation: i64,
     /// Whether any step ever wrote to the cluster for this store.
     pub touched_cluster: bool,
+    /// The last deletion step that finished; `None` until one has.
+    pub deletion_done: Option<DeletionStep>,
 }
 
 /// Smallest and largest time-to-live a store may ask for.

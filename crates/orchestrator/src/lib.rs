@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod steps;
 pub mod sweep;
+pub mod transition;
 
 use chrono::Utc;
 use metrics::{OrchestratorMetrics, StepLabels, TaskLabels};
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use steps::StepOutcome;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
-use storefleet_domain::Action;
+use storefleet_ordercheck::OrderCheck;
 use storefleet_state::{PlatformKey, StateStore, WorkSignal};
 use tokio::sync::{watch, Semaphore};
 
@@ -55,6 +56,15 @@ impl Default for OrchestratorConfig {
     }
 }
 
+/// What the orchestrator talks to: the state store, the cluster, and stores' storefronts
+/// (for the order check). Tests hand in fakes for the last two.
+pub struct Parts {
+    pub state: StateStore,
+    pub driver: Arc<dyn ClusterDriver>,
+    pub settings: ClusterSettings,
+    pub order_check: Arc<dyn OrderCheck>,
+}
+
 /// What every pass needs. Cheap to share.
 pub struct Context {
     pub state: StateStore,
@@ -63,17 +73,38 @@ pub struct Context {
     pub owner: String,
     pub lease: Duration,
     pub metrics: OrchestratorMetrics,
-    /// HTTP client of the order check (connection pool shared by all passes).
-    pub http: reqwest::Client,
+    /// Places the order check's test orders (one connection pool shared by all passes).
+    pub order_check: Arc<dyn OrderCheck>,
     /// Wakes this replica's loop (a store became due early).
     pub signal: WorkSignal,
     pub platform_key: Option<PlatformKey>,
 }
 
 impl Context {
-    fn observe(&self, action: Action, outcome: &StepOutcome, started: Instant) {
+    /// Everything a pass needs, for this replica's `config`; [`reconcile::reconcile`] takes it
+    /// directly, so a test can drive a store without the loop.
+    pub fn new(
+        parts: Parts,
+        config: &OrchestratorConfig,
+        signal: WorkSignal,
+        metrics: OrchestratorMetrics,
+    ) -> Self {
+        Self {
+            state: parts.state,
+            driver: parts.driver,
+            settings: parts.settings,
+            owner: config.owner.clone(),
+            lease: config.lease,
+            metrics,
+            order_check: parts.order_check,
+            signal,
+            platform_key: config.platform_key.clone(),
+        }
+    }
+
+    fn observe(&self, step: &'static str, outcome: &StepOutcome, started: Instant) {
         let labels = StepLabels {
-            step: steps::step_name(action).to_owned(),
+            step: step.to_owned(),
             outcome: outcome.label().to_owned(),
         };
         self.metrics.steps.get_or_create(&labels).inc();
@@ -92,24 +123,12 @@ pub struct Orchestrator {
 
 impl Orchestrator {
     pub fn new(
-        state: StateStore,
-        driver: Arc<dyn ClusterDriver>,
-        settings: ClusterSettings,
+        parts: Parts,
         config: OrchestratorConfig,
         signal: WorkSignal,
         metrics: OrchestratorMetrics,
     ) -> Self {
-        let ctx = Context {
-            state,
-            driver,
-            settings,
-            owner: config.owner.clone(),
-            lease: config.lease,
-            metrics,
-            http: reqwest::Client::new(),
-            signal: signal.clone(),
-            platform_key: config.platform_key.clone(),
-        };
+        let ctx = Context::new(parts, &config, signal.clone(), metrics);
         Self {
             ctx: Arc::new(ctx),
             config,
@@ -118,7 +137,7 @@ impl Orchestrator {
     }
 
     /// Run until `shutdown` turns true, restarting the loop if it ever crashes.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run_until_shutdown(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         loop {
             let worker = tokio::spawn({
@@ -152,7 +171,7 @@ impl Orchestrator {
         tracing::info!(owner = %self.config.owner, concurrency = self.config.concurrency, "orchestrator started");
         while !*shutdown.borrow() {
             if Instant::now() >= next_sweep {
-                sweep::run(&self.ctx).await;
+                sweep::expire_and_delete_orphans(&self.ctx).await;
                 next_sweep = Instant::now() + self.config.sweep_every;
             }
             let free = slots.available_permits();
@@ -200,7 +219,7 @@ impl Orchestrator {
             let signal = self.signal.clone();
             tokio::spawn(async move {
                 let store_id = work.store.id;
-                let pass = tokio::spawn(run_pass(ctx.clone(), work));
+                let pass = tokio::spawn(pass_under_lease(ctx.clone(), work));
                 if let Err(e) = pass.await {
                     ctx.metrics
                         .task_restarts
@@ -242,7 +261,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// One pass with a lease renewer beside it; the renewer flags a lost lease so the pass stops.
-async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
+async fn pass_under_lease(ctx: Arc<Context>, work: storefleet_state::Work) {
     let lost = Arc::new(AtomicBool::new(false));
     let store_id = work.store.id;
     // Dropped on every way out of this pass — a panic included — so a crashed pass never keeps
@@ -271,10 +290,10 @@ async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
         }
     }));
     match reconcile::reconcile(&ctx, work, &lost).await {
-        Ok(Some(wait)) => {
+        Ok(reconcile::PassEnd::Waiting { watch: Some(wait) }) => {
             tokio::spawn(wake_on_change(ctx.clone(), wait));
         }
-        Ok(None) => {}
+        Ok(_) => {}
         Err(e) => {
             tracing::warn!(store = %store_id, error = %e, "recording progress failed; the store is retried after its lease expires")
         }
@@ -284,7 +303,7 @@ async fn run_pass(ctx: Arc<Context>, work: storefleet_state::Work) {
 /// Watch what a waiting store waits on, without holding a slot, and make the store due as
 /// soon as it changes instead of at its next poll. Gone by the time the poll is due; a failed
 /// watch only costs latency (the poll still comes).
-async fn wake_on_change(ctx: Arc<Context>, wait: reconcile::WaitFor) {
+async fn wake_on_change(ctx: Arc<Context>, wait: Box<reconcile::WaitFor>) {
     let store_id = wait.store.id;
     match ctx
         .driver

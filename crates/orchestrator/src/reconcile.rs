@@ -1,18 +1,16 @@
-//! One pass over one claimed store: decide (pure) → act (one step) → record, until the store
-//! is settled or has to wait. Every write is conditional on still holding the lease.
+//! One pass over one claimed store: decide (pure) → act (the step's I/O) → apply (pure) →
+//! record, step after step, until the store settles, waits or is handed back. Every record is
+//! conditional on still holding the lease and on the generation the pass started from.
 
 use crate::steps::{self, StepOutcome};
-use crate::{backoff, Context};
-use chrono::Utc;
+use crate::transition::{apply, conclude, decide, Decision, Next, Rules};
+use crate::Context;
+use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use storefleet_cluster::Watched;
-use storefleet_domain::lifecycle::REASON_NAMESPACE_DELETING;
-use storefleet_domain::{next_action, Action, ConditionStatus, ConditionType, Phase, Store};
-use storefleet_state::{NewEvent, Progress, StateError, Work};
-
-/// A store that is settled is not looked at again until its desired state changes.
-const SETTLED_RECHECK: chrono::Duration = chrono::Duration::days(3650);
+use storefleet_domain::{Step, Store};
+use storefleet_state::{StateError, StateStore, Work};
 
 /// A store left waiting on something in the cluster that can be watched.
 #[derive(Debug, Clone)]
@@ -23,273 +21,242 @@ pub struct WaitFor {
     pub until: Duration,
 }
 
-/// Drive one store as far as it goes now. Returns when it is settled, waiting, failing, or
-/// when the lease was lost (another replica owns the store now); for a store left waiting on a
-/// watchable change, what it waits on.
+/// How a pass ended.
+#[derive(Debug, Clone)]
+pub enum PassEnd {
+    /// Nothing more to do until the desired state changes.
+    Settled,
+    /// Due again later; `watch` says what to watch meanwhile, when that can be watched.
+    Waiting { watch: Option<Box<WaitFor>> },
+    /// The desired state changed (or the lease went) during the pass: handed back.
+    Stale,
+    /// The lease renewer saw the lease go to another replica: stopped without recording.
+    LeaseLost,
+}
+
+/// What became of recording a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Saved,
+    /// Nobody holds the store's lease anymore or its generation moved: only the events were
+    /// kept and the lease is given back.
+    Stale,
+}
+
+/// Drive one claimed store as far as it goes now. The clock is read once per step, right
+/// after the step acted: that is when its outcome was observed.
 pub async fn reconcile(
     ctx: &Context,
     work: Work,
     lease_lost: &AtomicBool,
-) -> Result<Option<WaitFor>, StateError> {
-    let mut wait_for = None;
-    pass(ctx, work, lease_lost, &mut wait_for).await?;
-    Ok(wait_for)
-}
-
-async fn pass(
-    ctx: &Context,
-    work: Work,
-    lease_lost: &AtomicBool,
-    wait_for: &mut Option<WaitFor>,
-) -> Result<(), StateError> {
+) -> Result<PassEnd, StateError> {
     let seen_generation = work.store.generation;
+    let rules = Rules {
+        owner: &ctx.owner,
+        settings: &ctx.settings,
+    };
     let mut store = work.store;
     let mut attempts = work.attempts;
+    let mut now = Utc::now();
     loop {
         if lease_lost.load(Ordering::Relaxed) {
             ctx.metrics.lost_leases.inc();
-            return Ok(());
+            return Ok(PassEnd::LeaseLost);
         }
-        let now = Utc::now();
-        let mut events = Vec::new();
-        if matches!(store.phase, Phase::Requested | Phase::Provisioning) && now >= store.deadline_at
-        {
-            let last = store
-                .message
-                .clone()
-                .unwrap_or_else(|| "no step had finished".to_owned());
-            let message =
-                format!("provisioning did not finish before its deadline; last state: {last}");
-            store.phase = Phase::Failed;
-            store.message = Some(message.clone());
-            events.push(NewEvent::warning("ProvisioningTimeout", message));
-            return settle(ctx, seen_generation, store, events).await;
-        }
-        let action = next_action(store.phase, &store.conditions, store.touched_cluster);
-        match action {
-            Action::Nothing => {
-                return settle(ctx, seen_generation, store, events).await;
+        let transition = match decide(&store, now) {
+            Decision::Conclude(conclusion) => conclude(store, conclusion),
+            Decision::Take(step) => {
+                let outcome = act(ctx, step, &mut store, attempts).await?;
+                now = Utc::now();
+                apply(store, step, outcome, attempts, now, &rules)
             }
-            Action::MarkReady => {
-                store.phase = Phase::Ready;
-                store.message = None;
-                events.push(NewEvent::normal(
-                    "Ready",
-                    "store is ready: a test order went through",
-                ));
-                return settle(ctx, seen_generation, store, events).await;
-            }
-            Action::MarkDeleted => {
-                mark_deleted(
-                    &mut store,
-                    &mut events,
-                    "nothing was created in the cluster",
-                );
-                return settle(ctx, seen_generation, store, events).await;
-            }
-            _ => {}
-        }
-        if store.phase == Phase::Requested {
-            store.phase = Phase::Provisioning;
-            events.push(NewEvent::normal(
-                "Provisioning",
-                format!("provisioning started by {}", ctx.owner),
-            ));
-        }
-        if !store.touched_cluster && ctx.driver.is_configured() {
-            // Before the first write: from here on a delete must clean up in the cluster.
-            ctx.state.mark_touched(store.id).await?;
-            store.touched_cluster = true;
-        }
-
-        let started = Instant::now();
-        let outcome = steps::run(action, &store, ctx).await;
-        ctx.observe(action, &outcome, started);
-        let now = Utc::now();
-        match outcome {
-            StepOutcome::Done { reason, message } => {
-                attempts = 0;
-                record_done(ctx, action, &mut store, reason, &message);
-                if action == Action::AwaitNamespaceGone {
-                    mark_deleted(&mut store, &mut events, &message);
-                    return settle(ctx, seen_generation, store, events).await;
-                }
-                events.push(NewEvent::normal(reason, message));
-                let progress = Progress {
-                    store: store.clone(),
-                    events,
-                    next_attempt_at: now,
-                    attempts,
-                };
-                if !ctx
-                    .state
-                    .save_progress(&ctx.owner, seen_generation, &progress, now, false)
-                    .await?
-                {
-                    return give_up_stale(ctx, &store).await;
-                }
-            }
-            StepOutcome::Waiting {
-                reason,
-                message,
-                retry_after,
-            } => {
-                let changed = store.message.as_deref() != Some(message.as_str());
-                set_condition(&mut store, action, ConditionStatus::False, reason, &message);
-                if changed {
-                    events.push(NewEvent::normal(reason, message.clone()));
-                }
-                store.message = Some(message);
-                let next = now
-                    + chrono::Duration::from_std(retry_after)
-                        .unwrap_or(chrono::Duration::seconds(1));
-                *wait_for = watched(action).map(|what| WaitFor {
-                    store: store.clone(),
-                    what,
-                    until: retry_after,
-                });
-                return finish(ctx, seen_generation, store, events, next, attempts).await;
-            }
-            StepOutcome::Error(error) => {
-                attempts += 1;
-                let delay = backoff::delay(attempts);
-                let message = format!(
-                    "{} failed: {error}; attempt {attempts}, retrying in {} s",
-                    steps::step_name(action),
-                    delay.as_secs()
-                );
-                tracing::warn!(store = %store.id, step = steps::step_name(action), kind = error.kind(), %error, attempts, "step failed");
-                set_condition(
-                    &mut store,
-                    action,
-                    ConditionStatus::False,
-                    "Retrying",
-                    &message,
-                );
-                events.push(NewEvent::warning("StepFailed", message.clone()));
-                store.message = Some(message);
-                let next = now
-                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
-                return finish(ctx, seen_generation, store, events, next, attempts).await;
-            }
-            StepOutcome::Fatal { reason, message } => {
-                set_condition(&mut store, action, ConditionStatus::False, reason, &message);
-                store.phase = Phase::Failed;
-                store.message = Some(message.clone());
-                events.push(NewEvent::warning(reason, message));
-                return settle(ctx, seen_generation, store, events).await;
-            }
-        }
-    }
-}
-
-/// What a waiting step waits on, when it can be watched.
-fn watched(action: Action) -> Option<Watched> {
-    match action {
-        Action::Provision(ConditionType::WorkloadsReady) => Some(Watched::Workloads),
-        Action::Provision(ConditionType::StoreConfigured) => Some(Watched::Jobs),
-        Action::AwaitNamespaceGone => Some(Watched::NamespaceGone),
-        _ => None,
-    }
-}
-
-fn mark_deleted(store: &mut Store, events: &mut Vec<NewEvent>, message: &str) {
-    store.phase = Phase::Deleted;
-    store.message = None;
-    events.push(NewEvent::normal(
-        "Deleted",
-        format!("store deleted: {message}"),
-    ));
-}
-
-/// Record what a finished step established: a True condition while provisioning, or the
-/// deletion markers the next decision reads.
-fn record_done(ctx: &Context, action: Action, store: &mut Store, reason: &str, message: &str) {
-    let now = Utc::now();
-    match action {
-        Action::Provision(kind) => {
-            store
-                .conditions
-                .set(kind, ConditionStatus::True, reason, message, now);
-            store.message = None;
-            if kind == ConditionType::ReleaseInstalled {
-                store.storefront_url = Some(ctx.settings.storefront_url(store));
-                store.admin_url = Some(ctx.settings.admin_url(store));
-            }
-        }
-        Action::DeleteNamespace => store.conditions.set(
-            ConditionType::NamespaceReady,
-            ConditionStatus::False,
-            REASON_NAMESPACE_DELETING,
-            message,
+        };
+        let (progress, next) = transition.into_progress(now);
+        let recorded = record(
+            &ctx.state,
+            &ctx.owner,
+            seen_generation,
+            &progress,
+            &next,
             now,
-        ),
-        _ => {}
+        )
+        .await?;
+        if recorded == Recorded::Stale {
+            return Ok(PassEnd::Stale);
+        }
+        match next {
+            Next::Continue => {
+                store = progress.store;
+                attempts = progress.attempts;
+            }
+            Next::Wait { watch, .. } => {
+                let watch = watch.map(|(what, until)| {
+                    Box::new(WaitFor {
+                        store: progress.store,
+                        what,
+                        until,
+                    })
+                });
+                return Ok(PassEnd::Waiting { watch });
+            }
+            Next::Settle => return Ok(PassEnd::Settled),
+        }
     }
 }
 
-/// While provisioning, a step that is not done shows on its own condition.
-fn set_condition(
+/// Take one step: the only place a pass reaches the cluster.
+async fn act(
+    ctx: &Context,
+    step: Step,
     store: &mut Store,
-    action: Action,
-    status: ConditionStatus,
-    reason: &str,
-    message: &str,
-) {
-    if let Action::Provision(kind) = action {
-        store
-            .conditions
-            .set(kind, status, reason, message, Utc::now());
-    }
-}
-
-/// The store needs nothing more until its desired state changes: record that we saw this
-/// generation through, and look again only if something else changes it.
-async fn settle(
-    ctx: &Context,
-    seen_generation: i64,
-    mut store: Store,
-    events: Vec<NewEvent>,
-) -> Result<(), StateError> {
-    store.observed_generation = store.generation;
-    finish(
-        ctx,
-        seen_generation,
-        store,
-        events,
-        Utc::now() + SETTLED_RECHECK,
-        0,
-    )
-    .await
-}
-
-async fn finish(
-    ctx: &Context,
-    seen_generation: i64,
-    store: Store,
-    events: Vec<NewEvent>,
-    next_attempt_at: chrono::DateTime<Utc>,
     attempts: i64,
-) -> Result<(), StateError> {
-    let now = Utc::now();
-    let progress = Progress {
-        store,
-        events,
-        next_attempt_at,
-        attempts,
-    };
-    if !ctx
-        .state
-        .save_progress(&ctx.owner, seen_generation, &progress, now, true)
+) -> Result<StepOutcome, StateError> {
+    if !store.touched_cluster && ctx.driver.is_configured() {
+        // Before the first write: from here on a delete must clean up in the cluster.
+        ctx.state.mark_touched(store.id).await?;
+        store.touched_cluster = true;
+    }
+    let definition = steps::definition(step);
+    let started = Instant::now();
+    let outcome = definition.act(store, ctx).await;
+    ctx.observe(definition.name(), &outcome, started);
+    if let StepOutcome::Error(error) = &outcome {
+        tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, attempts = attempts + 1, "step failed");
+    }
+    Ok(outcome)
+}
+
+/// Save a transition unless the pass went stale; a stale pass keeps its events and gives
+/// the lease back.
+pub async fn record(
+    state: &StateStore,
+    owner: &str,
+    seen_generation: i64,
+    progress: &storefleet_state::Progress,
+    next: &Next,
+    now: DateTime<Utc>,
+) -> Result<Recorded, StateError> {
+    let release = *next != Next::Continue;
+    if state
+        .save_progress(owner, seen_generation, progress, now, release)
         .await?
     {
-        return give_up_stale(ctx, &progress.store).await;
+        return Ok(Recorded::Saved);
     }
-    Ok(())
+    tracing::info!(store = %progress.store.id, "desired state changed or lease lost during the pass; handing back");
+    state.release_lease(progress.store.id, owner).await?;
+    Ok(Recorded::Stale)
 }
 
-/// The desired state changed (or the lease went): keep the events, hand the store back.
-async fn give_up_stale(ctx: &Context, store: &Store) -> Result<(), StateError> {
-    tracing::info!(store = %store.id, "desired state changed or lease lost during the pass; handing back");
-    ctx.state.release_lease(store.id, &ctx.owner).await
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transition::Transition;
+    use storefleet_cluster::ClusterSettings;
+    use storefleet_domain::{ConditionType, Engine, Phase};
+    use storefleet_state::fixtures::{audit_entry, new_store, ROOMY};
+
+    async fn state() -> (StateStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/state.db", dir.path().display());
+        (StateStore::connect(&url).await.expect("state"), dir)
+    }
+
+    /// Claim a fresh store as `me` and let its namespace step finish.
+    async fn claimed_and_stepped(state: &StateStore) -> (Work, Transition) {
+        let now = Utc::now();
+        state
+            .create_store(
+                new_store("shop", Engine::Medusa),
+                ROOMY,
+                &audit_entry("tester", "store.create"),
+                now,
+            )
+            .await
+            .expect("create");
+        let lease = now + chrono::Duration::seconds(30);
+        let work = state
+            .claim("me", now, lease, 1)
+            .await
+            .expect("claim")
+            .pop()
+            .expect("one store due");
+        let settings = ClusterSettings::default();
+        let rules = Rules {
+            owner: "me",
+            settings: &settings,
+        };
+        let outcome = StepOutcome::Done {
+            reason: "NamespaceCreated",
+            message: "namespace is ready".into(),
+        };
+        let step = Step::Provision(ConditionType::NamespaceReady);
+        let transition = apply(work.store.clone(), step, outcome, 0, now, &rules);
+        (work, transition)
+    }
+
+    #[tokio::test]
+    async fn a_pass_on_the_same_generation_is_saved_and_keeps_its_lease_to_continue() {
+        let (state, _dir) = state().await;
+        let (work, transition) = claimed_and_stepped(&state).await;
+        let now = Utc::now();
+        let (progress, next) = transition.into_progress(now);
+        let recorded = record(&state, "me", work.store.generation, &progress, &next, now).await;
+        assert_eq!(recorded.expect("record"), Recorded::Saved);
+        let saved = state
+            .get_store(work.store.id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert!(saved.conditions.is_true(ConditionType::NamespaceReady));
+        assert_eq!(saved.phase, Phase::Provisioning);
+        let later = now + chrono::Duration::seconds(1);
+        let others = state.claim("other", later, later, 1).await.expect("claim");
+        assert!(
+            others.is_empty(),
+            "the lease stays with the pass that continues"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pass_whose_generation_moved_keeps_only_its_events_and_hands_the_store_back() {
+        let (state, _dir) = state().await;
+        let (work, transition) = claimed_and_stepped(&state).await;
+        // The owner deletes the store while the step was running.
+        state
+            .request_delete(
+                work.store.id,
+                &audit_entry("tester", "store.delete"),
+                Utc::now(),
+            )
+            .await
+            .expect("delete")
+            .expect("found");
+        let now = Utc::now();
+        let (progress, next) = transition.into_progress(now);
+        let recorded = record(&state, "me", work.store.generation, &progress, &next, now).await;
+        assert_eq!(recorded.expect("record"), Recorded::Stale);
+
+        let after = state
+            .get_store(work.store.id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(
+            after.phase,
+            Phase::Deleting,
+            "the delete is not overwritten"
+        );
+        assert_eq!(after.generation, work.store.generation + 1);
+        assert!(!after.conditions.is_true(ConditionType::NamespaceReady));
+        let events = state.events(work.store.id, 0, 100).await.expect("events");
+        let reasons: Vec<_> = events.iter().map(|e| e.reason.as_str()).collect();
+        assert!(
+            reasons.contains(&"NamespaceCreated"),
+            "events are kept: {reasons:?}"
+        );
+        let later = now + chrono::Duration::seconds(1);
+        let others = state.claim("other", later, later, 1).await.expect("claim");
+        assert_eq!(others.len(), 1, "the lease was given back for the deletion");
+    }
 }

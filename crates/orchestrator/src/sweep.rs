@@ -6,7 +6,7 @@ use crate::Context;
 use chrono::Utc;
 use std::collections::HashSet;
 
-pub async fn run(ctx: &Context) {
+pub async fn expire_and_delete_orphans(ctx: &Context) {
     match ctx.state.expire_stores(Utc::now()).await {
         Ok(expired) if !expired.is_empty() => {
             tracing::info!(count = expired.len(), "stores expired; deleting")

@@ -7,13 +7,14 @@
 mod common;
 
 use chrono::Utc;
-use common::{audit, create, create_engine, engine_charts, env, env_with_charts, wait_for};
+use common::{create, create_engine, engine_charts, env, env_with_charts, wait_for};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, PostParams};
 use std::time::Duration;
 use storefleet_domain::{ConditionType, Engine, Phase};
+use storefleet_state::fixtures::audit_entry;
 
 async fn objects_labelled(client: &kube::Client, store_id: &str) -> usize {
     let lp = ListParams::default().labels(&format!("storefleet.io/store-id={store_id}"));
@@ -143,7 +144,7 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
     assert_eq!(releases.items.len(), 1, "exactly one helm release revision");
 
     env.state
-        .request_delete(store.id, &audit(), Utc::now())
+        .request_delete(store.id, &audit_entry("tester", "store.delete"), Utc::now())
         .await
         .expect("delete");
     env.signal.wake();
@@ -260,7 +261,7 @@ async fn the_real_engine_charts_install_under_the_store_s_quota() {
     }
     for store in &stores {
         env.state
-            .request_delete(store.id, &audit(), Utc::now())
+            .request_delete(store.id, &audit_entry("tester", "store.delete"), Utc::now())
             .await
             .expect("delete");
     }

@@ -4,8 +4,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
-mod common;
-
 use async_trait::async_trait;
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -17,8 +15,10 @@ use storefleet_cluster::{
 };
 use storefleet_domain::{ConditionType, Engine, Store};
 use storefleet_orchestrator::metrics::{OrchestratorMetrics, TaskLabels};
-use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
-use storefleet_state::{CreateLimits, StateStore, WorkSignal};
+use storefleet_orchestrator::{Orchestrator, OrchestratorConfig, Parts};
+use storefleet_ordercheck::HttpOrderCheck;
+use storefleet_state::fixtures::{audit_entry, new_store, ROOMY};
+use storefleet_state::{StateStore, WorkSignal};
 
 /// Panics on the first namespace call, then behaves like a healthy cluster.
 struct PanicsOnce(AtomicUsize);
@@ -71,24 +71,24 @@ async fn a_crashed_pass_is_counted_and_the_store_is_resumed() {
     };
     let driver = Arc::new(PanicsOnce(AtomicUsize::new(0)));
     let orchestrator = Orchestrator::new(
-        state.clone(),
-        driver.clone(),
-        ClusterSettings::default(),
+        Parts {
+            state: state.clone(),
+            driver: driver.clone(),
+            settings: ClusterSettings::default(),
+            order_check: Arc::new(HttpOrderCheck::default()),
+        },
         config,
         signal.clone(),
         metrics.clone(),
     );
     let (shutdown, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(orchestrator.run(rx));
+    tokio::spawn(orchestrator.run_until_shutdown(rx));
 
     let store = state
         .create_store(
-            common::new_store("crashy", Engine::Woocommerce),
-            CreateLimits {
-                per_user: 5,
-                total: 5,
-            },
-            &common::audit(),
+            new_store("crashy", Engine::Woocommerce),
+            ROOMY,
+            &audit_entry("tester", "store.create"),
             Utc::now(),
         )
         .await

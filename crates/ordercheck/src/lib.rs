@@ -27,11 +27,15 @@
 //! jobs can tell them apart with [`is_test_order_email`].
 
 mod address;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 mod http;
 mod medusa;
+mod service;
 mod woocommerce;
 
 pub use medusa::verify_order_via_admin;
+pub use service::{HttpOrderCheck, OrderCheck};
 pub use storefleet_domain::Engine;
 
 use std::fmt;

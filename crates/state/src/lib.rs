@@ -9,6 +9,8 @@ mod changes;
 mod credentials;
 mod events;
 mod fault;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fixtures;
 mod rows;
 mod sealed;
 mod store_query;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 pub(crate) const STORE_COLUMNS: &str =
     "id, name, owner, engine, plan, phase, conditions, namespace, \
     cluster, message, storefront_url, admin_url, expires_at, deadline_at, created_at, updated_at, \
-    generation, observed_generation, touched_cluster, attempts";
+    generation, observed_generation, touched_cluster, deletion_done, attempts";
 
 pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>, StateError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StateError::Corrupt(format!("time {ms}")))
@@ -53,6 +53,10 @@ pub(crate) fn store_from_row(row: &AnyRow) -> Result<Store, StateError> {
         generation: row.try_get("generation")?,
         observed_generation: row.try_get("observed_generation")?,
         touched_cluster: row.try_get::<i64, _>("touched_cluster")? != 0,
+        deletion_done: row
+            .try_get::<Option<String>, _>("deletion_done")?
+            .map(|step| step.parse().map_err(|e| corrupt("deletion_done", e)))
+            .transpose()?,
     })
 }
 

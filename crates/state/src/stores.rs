@@ -163,6 +163,7 @@ impl StateStore {
             generation: 1,
             observed_generation: 0,
             touched_cluster: false,
+            deletion_done: None,
         };
         sqlx::query(
             "INSERT INTO stores (id, name, owner, engine, plan, phase, conditions, namespace, cluster, \

@@ -11,7 +11,7 @@ use crate::rows::{conditions_json, store_from_row, STORE_COLUMNS};
 use crate::{millis, rows, Dialect, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use storefleet_domain::{Phase, Store, StoreId};
+use storefleet_domain::{DeletionStep, Phase, Store, StoreId};
 
 /// A claimed store and how many attempts at its current step have failed so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +151,8 @@ impl StateStore {
         let sql = format!(
             "UPDATE stores SET phase = $1, conditions = $2, message = $3, storefront_url = $4, \
              admin_url = $5, observed_generation = $6, next_attempt_at = $7, attempts = $8, \
-             updated_at = $9{lease} WHERE id = $10 AND lease_owner = $11 AND generation = $12"
+             updated_at = $9, deletion_done = $10{lease} \
+             WHERE id = $11 AND lease_owner = $12 AND generation = $13"
         );
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(&sql)
@@ -164,6 +165,7 @@ impl StateStore {
             .bind(millis(progress.next_attempt_at))
             .bind(progress.attempts)
             .bind(millis(now))
+            .bind(store.deletion_done.map(DeletionStep::as_str))
             .bind(store.id.to_string())
             .bind(owner)
             .bind(seen_generation)

@@ -3,7 +3,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
 use chrono::{Duration, Utc};
-use storefleet_domain::{ConditionStatus, ConditionType, Engine, Phase, Plan, StoreName};
+use storefleet_domain::{
+    ConditionStatus, ConditionType, DeletionStep, Engine, Phase, Plan, StoreName,
+};
 use storefleet_state::{
     AuditEntry, CreateError, CreateLimits, DeleteOutcome, NewEvent, NewStore, Progress, Role,
     StateStore, UserError,
@@ -67,6 +69,7 @@ conformance!(
     users_are_listed_and_removed_only_once_they_own_no_live_store,
     lists_filter_by_phase_engine_owner_and_name_newest_first_by_default,
     audit_entries_older_than_the_retention_are_pruned,
+    deletion_progress_is_saved_and_read_back,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -1018,4 +1021,33 @@ async fn lists_filter_by_phase_engine_owner_and_name_newest_first_by_default(sta
         .await,
         [second.id, woo.id]
     );
+}
+
+async fn deletion_progress_is_saved_and_read_back(state: StateStore) {
+    let store = create(&state, "alice", "shop").await;
+    let now = Utc::now();
+    state
+        .request_delete(store.id, &audit("alice", "store.delete"), now)
+        .await
+        .expect("delete");
+    let work = claim(&state, "one", now).await.pop().expect("due");
+    assert_eq!(work.store.deletion_done, None, "nothing done at first");
+    let mut next = work.store.clone();
+    next.deletion_done = Some(DeletionStep::DeleteNamespace);
+    assert!(state
+        .save_progress(
+            "one",
+            work.store.generation,
+            &progress(next, now),
+            now,
+            true
+        )
+        .await
+        .expect("save"));
+    let saved = state
+        .get_store(store.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(saved.deletion_done, Some(DeletionStep::DeleteNamespace));
 }

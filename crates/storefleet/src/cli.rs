@@ -214,7 +214,7 @@ pub struct ServerArgs {
     /// kept for its owner (API and orchestrator need the same key). Without one, `serve` on a
     /// SQLite file makes `<database>.key` beside it; other roles keep no copy.
     #[arg(long, env = "STOREFLEET_ENCRYPTION_KEY", hide_env_values = true)]
-    pub encryption_key: Option<crate::platform_key::SecretArg>,
+    pub encryption_key: Option<SecretArg>,
     /// File holding the platform key (instead of `--encryption-key`).
     #[arg(
         long,
@@ -412,4 +412,40 @@ pub enum StoreCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+/// A value that must never be printed: `{:?}` shows `<redacted>`. Parsing never fails, so
+/// clap cannot echo a mistyped key in its error; `PlatformKey::from_base64` says what is wrong.
+#[derive(Clone)]
+pub struct SecretArg(String);
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl SecretArg {
+    /// The value itself, for the one place that parses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_argument_is_never_shown() {
+        let arg: SecretArg = "c2VjcmV0".parse().expect("infallible");
+        assert_eq!(format!("{arg:?}"), "<redacted>");
+    }
 }

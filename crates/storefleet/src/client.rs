@@ -203,7 +203,7 @@ fn emit(output: StoreOutput, value: &Value, human: impl FnOnce(&Value, bool)) {
     }
 }
 
-pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
+pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
     match command {
         StoreCommand::Create {
             name,

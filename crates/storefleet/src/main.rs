@@ -52,15 +52,15 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => {
             init_logging(&args.db);
-            server::run(args, server::Role::Both).await
+            server::serve_until_shutdown(args, server::Role::Both).await
         }
         Command::Api(args) => {
             init_logging(&args.db);
-            server::run(args, server::Role::ApiOnly).await
+            server::serve_until_shutdown(args, server::Role::ApiOnly).await
         }
         Command::Orchestrator(args) => {
             init_logging(&args.db);
-            server::run(args, server::Role::OrchestratorOnly).await
+            server::serve_until_shutdown(args, server::Role::OrchestratorOnly).await
         }
         Command::Migrate(db) => users::migrate(&db).await,
         Command::User(UserCommand::Add { name, admin, db }) => users::add(&name, admin, &db).await,
@@ -71,7 +71,7 @@ async fn main() -> ExitCode {
         Command::User(UserCommand::Remove { name, db }) => users::remove(&name, &db).await,
         Command::Store(command) => {
             reset_sigpipe();
-            client::run(command).await
+            client::store_command(command).await
         }
         Command::Login(args) => client::login(args).await,
         Command::Completion { shell } => {
@@ -82,7 +82,7 @@ async fn main() -> ExitCode {
         }
         Command::OrderCheck(args) => {
             reset_sigpipe();
-            order_check::run(&args).await
+            order_check::place_and_report(&args).await
         }
     };
     match result {

@@ -5,7 +5,7 @@ use anyhow::bail;
 use storefleet_domain::Engine;
 use storefleet_ordercheck::{place_test_order, verify_order_via_admin, StoreCredentials, Target};
 
-pub async fn run(args: &OrderCheckArgs) -> anyhow::Result<()> {
+pub async fn place_and_report(args: &OrderCheckArgs) -> anyhow::Result<()> {
     let engine: Engine = args.engine.parse().map_err(anyhow::Error::msg)?;
     let credentials = StoreCredentials {
         publishable_key: args.publishable_key.clone(),

@@ -2,48 +2,31 @@
 //! `serve` on a SQLite file, a key file made beside the database the first time.
 
 use crate::cli::ServerArgs;
-use crate::server::Role;
 use anyhow::Context as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use storefleet_state::PlatformKey;
 
-/// A value that must never be printed: `{:?}` shows `<redacted>`. Parsing never fails, so
-/// clap cannot echo a mistyped key in its error; [`PlatformKey::from_base64`] says what is wrong.
-#[derive(Clone)]
-pub struct SecretArg(String);
-
-impl std::str::FromStr for SecretArg {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl std::fmt::Debug for SecretArg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 /// The platform key this process uses, if any. A key that is given but malformed is an error
-/// (starting anyway would keep no copies, or copies nobody can open later).
-pub fn resolve(args: &ServerArgs, role: Role) -> anyhow::Result<Option<PlatformKey>> {
-    if let Some(SecretArg(text)) = &args.encryption_key {
+/// (starting anyway would keep no copies, or copies nobody can open later). Without a key,
+/// `make_beside_sqlite` (a `serve` process: API and orchestrator share the key) makes one beside
+/// a SQLite database file.
+pub fn resolve(args: &ServerArgs, make_beside_sqlite: bool) -> anyhow::Result<Option<PlatformKey>> {
+    if let Some(secret) = &args.encryption_key {
         return Ok(Some(
-            PlatformKey::from_base64(text)
+            PlatformKey::from_base64(secret.expose())
                 .context("STOREFLEET_ENCRYPTION_KEY / --encryption-key")?,
         ));
     }
     if let Some(path) = &args.encryption_key_file {
         return read_key_file(path).map(Some);
     }
-    match (role, sqlite_file(&args.db.database_url)) {
-        (Role::Both, Some(db)) => {
+    match sqlite_file(&args.db.database_url).filter(|_| make_beside_sqlite) {
+        Some(db) => {
             let path = key_path_beside(&db);
             ensure_key_file(&path).map(Some)
         }
-        _ => {
+        None => {
             tracing::warn!(
                 "no platform key (STOREFLEET_ENCRYPTION_KEY): store credentials are not copied \
                  for their owners; the credential view answers 503"
@@ -138,11 +121,5 @@ mod tests {
             e.contains("32 random bytes") && !e.contains("garbage"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn a_secret_argument_is_never_shown() {
-        let arg: SecretArg = "c2VjcmV0".parse().expect("infallible");
-        assert_eq!(format!("{arg:?}"), "<redacted>");
     }
 }

@@ -11,7 +11,8 @@ use storefleet_cluster::helm::Helm;
 use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::{ClusterDriver, ClusterSettings, NoCluster};
 use storefleet_orchestrator::metrics::OrchestratorMetrics;
-use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
+use storefleet_orchestrator::{Orchestrator, OrchestratorConfig, Parts};
+use storefleet_ordercheck::HttpOrderCheck;
 use storefleet_state::{CreateLimits, Dialect, StateStore, WorkSignal};
 use tokio::sync::watch;
 
@@ -142,7 +143,7 @@ fn announce(args: &ServerArgs, role: Role, address: std::net::SocketAddr) {
     }
 }
 
-pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
+pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Result<()> {
     // The port first: a second `serve` on a taken port stops here, before it opens the
     // database or starts an orchestrator that would work beside the first one.
     let listener = tokio::net::TcpListener::bind(args.listen.as_str())
@@ -153,7 +154,7 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {}", args.listen))?;
     let api_config = api_config(&args)?;
     let state = open_state(&args.db.database_url).await?;
-    let platform_key = crate::platform_key::resolve(&args, role)?;
+    let platform_key = crate::platform_key::resolve(&args, role == Role::Both)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let signal = WorkSignal::default();
     let mut registry = Registry::with_prefix("storefleet");
@@ -178,14 +179,17 @@ pub async fn run(args: ServerArgs, role: Role) -> anyhow::Result<()> {
             ..OrchestratorConfig::default()
         };
         let orchestrator = Orchestrator::new(
-            state.clone(),
-            driver,
-            settings,
+            Parts {
+                state: state.clone(),
+                driver,
+                settings,
+                order_check: Arc::new(HttpOrderCheck::default()),
+            },
             config,
             signal.clone(),
             metrics,
         );
-        tasks.spawn(orchestrator.run(shutdown_rx.clone()));
+        tasks.spawn(orchestrator.run_until_shutdown(shutdown_rx.clone()));
         if state.dialect() == Dialect::Postgres {
             tasks.spawn(storefleet_orchestrator::forward_notifications(
                 args.db.database_url.clone(),

@@ -13,8 +13,9 @@ use kube::api::{Api, ListParams};
 use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
-use storefleet_domain::{ConditionType, Engine, Phase, Plan, Store, StoreName};
-use storefleet_state::{AuditEntry, CreateLimits, NewStore, StateStore};
+use storefleet_domain::{ConditionType, Engine, Phase, Store};
+use storefleet_state::fixtures::{audit_entry, new_store, ROOMY};
+use storefleet_state::StateStore;
 
 fn spawn_orchestrator(
     db: &str,
@@ -113,31 +114,13 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
     let db = format!("sqlite://{}/state.db", dir.path().display());
     let log = dir.path().join("orchestrators.log");
     let state = StateStore::connect(&db).await.expect("state");
-    let new = NewStore {
-        name: StoreName::parse(name).expect("name"),
-        owner: "tester".into(),
-        engine: Engine::Woocommerce,
-        plan: Plan::Small,
-        cluster: "test".into(),
-        expires_at: None,
-        deadline_at: Utc::now() + chrono::Duration::minutes(5),
-        idempotency: None,
-    };
-    let audit = AuditEntry {
-        actor: "tester".into(),
-        action: "store.create".into(),
-        target: None,
-        source_ip: None,
-        request_id: None,
-        outcome: "succeeded".into(),
-        detail: None,
-    };
-    let limits = CreateLimits {
-        per_user: 5,
-        total: 5,
-    };
     let store = state
-        .create_store(new, limits, &audit, Utc::now())
+        .create_store(
+            new_store(name, Engine::Woocommerce),
+            ROOMY,
+            &audit_entry("tester", "store.create"),
+            Utc::now(),
+        )
         .await
         .expect("create")
         .store;
@@ -188,7 +171,7 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
     );
 
     state
-        .request_delete(store.id, &audit, Utc::now())
+        .request_delete(store.id, &audit_entry("tester", "store.delete"), Utc::now())
         .await
         .expect("delete");
     let deleted = wait_for(&state, store.id, "deletion", |s| s.phase == Phase::Deleted).await;

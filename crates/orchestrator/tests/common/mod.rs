@@ -10,10 +10,12 @@ use std::time::Duration;
 use storefleet_cluster::helm::Helm;
 use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::ClusterSettings;
-use storefleet_domain::{Engine, Plan, Store, StoreName};
+use storefleet_domain::{Engine, Store};
 use storefleet_orchestrator::metrics::OrchestratorMetrics;
-use storefleet_orchestrator::{Orchestrator, OrchestratorConfig};
-use storefleet_state::{AuditEntry, CreateLimits, NewStore, PlatformKey, StateStore, WorkSignal};
+use storefleet_orchestrator::{Orchestrator, OrchestratorConfig, Parts};
+use storefleet_ordercheck::HttpOrderCheck;
+use storefleet_state::fixtures::{audit_entry, new_store, ROOMY};
+use storefleet_state::{PlatformKey, StateStore, WorkSignal};
 use tokio::sync::watch;
 
 pub struct Env {
@@ -74,14 +76,17 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
     };
     let metrics = OrchestratorMetrics::unregistered();
     let orchestrator = Orchestrator::new(
-        state.clone(),
-        driver,
-        settings.clone(),
+        Parts {
+            state: state.clone(),
+            driver,
+            settings: settings.clone(),
+            order_check: Arc::new(HttpOrderCheck::default()),
+        },
         config,
         signal.clone(),
         metrics.clone(),
     );
-    tokio::spawn(orchestrator.run(rx));
+    tokio::spawn(orchestrator.run_until_shutdown(rx));
     Some(Env {
         state,
         client,
@@ -96,45 +101,19 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
     })
 }
 
-pub fn audit() -> AuditEntry {
-    AuditEntry {
-        actor: "tester".into(),
-        action: "store.create".into(),
-        target: None,
-        source_ip: None,
-        request_id: None,
-        outcome: "succeeded".into(),
-        detail: None,
-    }
-}
-
 pub async fn create(env: &Env, name: &str) -> Store {
     create_engine(env, name, Engine::Medusa).await
 }
 
-/// A small store of `engine` owned by `tester`, due within 5 minutes.
-pub fn new_store(name: &str, engine: Engine) -> NewStore {
-    NewStore {
-        name: StoreName::parse(name).expect("name"),
-        owner: "tester".into(),
-        engine,
-        plan: Plan::Small,
-        cluster: "test".into(),
-        expires_at: None,
-        deadline_at: Utc::now() + chrono::Duration::minutes(5),
-        idempotency: None,
-    }
-}
-
 pub async fn create_engine(env: &Env, name: &str, engine: Engine) -> Store {
-    let new = new_store(name, engine);
-    let limits = CreateLimits {
-        per_user: 50,
-        total: 50,
-    };
     let store = env
         .state
-        .create_store(new, limits, &audit(), Utc::now())
+        .create_store(
+            new_store(name, engine),
+            ROOMY,
+            &audit_entry("tester", "store.create"),
+            Utc::now(),
+        )
         .await
         .expect("create")
         .store;

@@ -1,0 +1,49 @@
+//! ReleaseInstalled: the engine's Helm release; done records the store's URLs.
+
+use super::{record_step_done, Definition, Done, StepOutcome};
+use crate::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use storefleet_cluster::{ClusterError, ClusterSettings};
+use storefleet_domain::{ConditionType, Step, Store};
+use storefleet_state::NewEvent;
+
+pub struct Release;
+
+#[async_trait]
+impl Definition for Release {
+    fn step(&self) -> Step {
+        Step::Provision(ConditionType::ReleaseInstalled)
+    }
+
+    fn name(&self) -> &'static str {
+        "release"
+    }
+
+    async fn act(&self, store: &Store, ctx: &Context) -> StepOutcome {
+        match ctx.driver.install_release(store).await {
+            Ok(message) => StepOutcome::Done {
+                reason: "ReleaseInstalled",
+                message,
+            },
+            // A chart that does not exist will not appear by waiting.
+            Err(ClusterError::Permanent(message)) => StepOutcome::Fatal {
+                reason: "ReleaseImpossible",
+                message,
+            },
+            Err(e) => StepOutcome::Error(e),
+        }
+    }
+
+    fn record_done(
+        &self,
+        store: &mut Store,
+        done: Done,
+        now: DateTime<Utc>,
+        settings: &ClusterSettings,
+    ) -> NewEvent {
+        store.storefront_url = Some(settings.storefront_url(store));
+        store.admin_url = Some(settings.admin_url(store));
+        record_step_done(self.step(), store, done, now)
+    }
+}
