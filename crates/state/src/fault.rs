@@ -95,13 +95,17 @@ fn classify_postgres(code: Option<&str>) -> Option<StorageFault> {
 /// queues a ROLLBACK; if that ROLLBACK fails as well (SQLite after a full disk already ended the
 /// transaction, or the server is gone) the connection returns to the pool still counting itself
 /// inside a transaction, so the next `begin()` makes a SAVEPOINT inside that stale transaction
-/// and its "commit" persists nothing. The ping first lets the queued ROLLBACK run, so a
-/// connection whose rollback succeeded is kept.
+/// and its "commit" persists nothing. A connection that looks inside a transaction is pinged
+/// first, which lets a queued ROLLBACK run (SQLite's worker lowers its depth only then), so a
+/// connection whose rollback succeeded is kept; the usual clean release costs nothing.
 pub(crate) fn release_if_clean<'c>(
     conn: &'c mut AnyConnection,
     _meta: PoolConnectionMetadata,
 ) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + 'c>> {
     Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
         conn.ping().await?;
         let clean = !conn.is_in_transaction();
         if !clean {

@@ -184,6 +184,10 @@ async fn a_full_disk_answers_503_and_loses_no_acknowledged_store() {
             ),
         }
     }
+    eprintln!(
+        "full disk: {refused} of 20 creates refused with 503, {} acknowledged so far",
+        acknowledged.len()
+    );
     assert!(
         refused >= 15,
         "only {refused} of 20 creates were refused on a full disk"
@@ -233,6 +237,10 @@ async fn a_full_disk_answers_503_and_loses_no_acknowledged_store() {
             "store {id} was acknowledged with 201 but is gone after a restart; kept: {kept:?}"
         );
     }
+    eprintln!(
+        "after a restart: all {} acknowledged stores kept",
+        acknowledged.len()
+    );
     stop(serve);
 }
 
