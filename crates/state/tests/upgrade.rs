@@ -1,6 +1,6 @@
 //! Upgrading a database with stores in the middle of their deletion: the deletion progress the
 //! orchestrator used to read from the NamespaceReady condition's reason becomes explicit state
-//! (migration 0003), so no store deletes its namespace twice or forgets that it did. On SQLite
+//! (migration 0005), so no store deletes its namespace twice or forgets that it did. On SQLite
 //! and a real PostgreSQL, from the migrations as they were before.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
@@ -12,14 +12,19 @@ use storefleet_domain::{ConditionStatus, ConditionType, Conditions, DeletionStep
 use storefleet_state::StateStore;
 use uuid::Uuid;
 
-/// Run only the migrations before 0003, as a database written by the previous release.
+/// Run only the migrations before 0005, as a database written by the previous release.
 async fn migrate_to_previous_release(url: &str, dialect: &str) {
     sqlx::any::install_default_drivers();
     let from = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("migrations")
         .join(dialect);
     let old = tempfile::tempdir().expect("temp dir");
-    for file in ["0001_initial.sql", "0002_store_credentials.sql"] {
+    for file in [
+        "0001_initial.sql",
+        "0002_store_credentials.sql",
+        "0003_readiness_probe.sql",
+        "0004_audit_log_at_index.sql",
+    ] {
         std::fs::copy(from.join(file), old.path().join(file)).expect("copy migration");
     }
     let pool = sqlx::AnyPool::connect(url).await.expect("connect");
