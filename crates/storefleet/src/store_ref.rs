@@ -11,30 +11,15 @@ pub const MIN_PREFIX: usize = 4;
 /// A live store's exact name wins over an id prefix; an ambiguous reference is an error that
 /// lists the candidates instead of picking one.
 pub fn resolve(reference: &str, stores: &[Value]) -> anyhow::Result<String> {
-    let text = |store: &Value, key: &str| store[key].as_str().unwrap_or("").to_owned();
     let live = |store: &&Value| store["phase"].as_str() != Some("deleted");
     let by_name: Vec<&Value> = stores
         .iter()
         .filter(live)
         .filter(|s| s["name"].as_str() == Some(reference))
         .collect();
-    match by_name.as_slice() {
-        [one] => return Ok(text(one, "id")),
-        [] => {}
-        several => {
-            return fail(
-                Failure::Usage,
-                format!(
-                    "{} live stores are named {reference}: {}; give the id instead",
-                    several.len(),
-                    several
-                        .iter()
-                        .map(|s| format!("{} (owner {})", text(s, "id"), text(s, "owner")))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        }
+    let named = format!("live stores are named {reference}");
+    if let Some(id) = the_one(&by_name, &named, "owner", "give the id instead")? {
+        return Ok(id);
     }
     let prefix = reference.to_ascii_lowercase();
     if prefix.len() >= MIN_PREFIX && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
@@ -42,28 +27,44 @@ pub fn resolve(reference: &str, stores: &[Value]) -> anyhow::Result<String> {
             .iter()
             .filter(|s| s["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
             .collect();
-        match by_id.as_slice() {
-            [one] => return Ok(text(one, "id")),
-            [] => {}
-            several => {
-                return fail(
-                    Failure::Usage,
-                    format!(
-                        "the id prefix {reference} matches {} stores: {}; give more of the id",
-                        several.len(),
-                        several
-                            .iter()
-                            .map(|s| format!("{} ({})", text(s, "id"), text(s, "name")))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            }
+        let matched = format!("stores match the id prefix {reference}");
+        if let Some(id) = the_one(&by_id, &matched, "name", "give more of the id")? {
+            return Ok(id);
         }
     }
-    fail(Failure::NotFound, format!(
-        "no store with this id, id prefix or live store name: {reference} (`storefleet store list` shows yours)"
-    ))
+    fail(
+        Failure::NotFound,
+        format!(
+            "no store with this id, id prefix or live store name: {reference} (`storefleet store list` shows yours)"
+        ),
+    )
+}
+
+/// The id of the only candidate; `None` for none; for several, an error that lists each (id
+/// and `detail` field) and says what to do.
+fn the_one(
+    candidates: &[&Value],
+    what: &str,
+    detail: &str,
+    advice: &str,
+) -> anyhow::Result<Option<String>> {
+    let text = |store: &Value, key: &str| store[key].as_str().unwrap_or("").to_owned();
+    match candidates {
+        [] => Ok(None),
+        [one] => Ok(Some(text(one, "id"))),
+        several => fail(
+            Failure::Usage,
+            format!(
+                "{} {what}: {}; {advice}",
+                several.len(),
+                several
+                    .iter()
+                    .map(|s| format!("{} ({detail} {})", text(s, "id"), text(s, detail)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -114,8 +115,8 @@ mod tests {
         );
         let error = resolve("0190aa", &stores()).err().map(|e| e.to_string());
         let error = error.unwrap_or_default();
-        assert!(error.contains("matches 2 stores"), "{error}");
-        assert!(error.contains("000000000002 (shop)"), "{error}");
+        assert!(error.contains("2 stores match the id prefix"), "{error}");
+        assert!(error.contains("000000000002 (name shop)"), "{error}");
     }
 
     #[test]

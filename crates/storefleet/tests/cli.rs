@@ -116,7 +116,7 @@ fn stores_are_named_by_name_or_id_prefix_everywhere_an_id_is_taken() {
     let ambiguous = run(&api, &["store", "get", &id[..4]]);
     assert!(!ambiguous.status.success());
     assert!(
-        stderr(&ambiguous).contains("matches 2 stores"),
+        stderr(&ambiguous).contains("2 stores match the id prefix"),
         "{}",
         stderr(&ambiguous)
     );

@@ -44,6 +44,22 @@ impl Api_ {
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
     }
+
+    /// The owner's credential view of store `id`.
+    async fn credentials(&self, id: &str) -> Result<Value, String> {
+        let (status, credentials) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/stores/{id}/credentials"),
+                None,
+            )
+            .await;
+        if status == 200 {
+            Ok(credentials)
+        } else {
+            Err(format!("credentials answered {status}"))
+        }
+    }
 }
 
 /// Images an engine's chart runs, by archive name.
@@ -398,16 +414,7 @@ async fn confirm_order_in_engine(
     match engine {
         "medusa" => {
             // Through Medusa's admin API, with the admin login the owner's credential view gives.
-            let (status, credentials) = api
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/stores/{id}/credentials"),
-                    None,
-                )
-                .await;
-            if status != 200 {
-                return Err(format!("credentials answered {status}"));
-            }
+            let credentials = api.credentials(id).await?;
             let ip = cluster_ip(
                 services
                     .get("store-medusa")

@@ -21,14 +21,13 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The node's name and address: kubelet refuses a loopback node IP, so a /32 goes on `lo`.
-pub const NODE_NAME: &str = "storefleet-node";
+pub use crate::node_services::NODE_NAME;
+/// The node's address: kubelet refuses a loopback node IP, so a /32 goes on `lo`.
 pub const NODE_IP: &str = "10.99.0.1";
 const POD_SUBNET: &str = "10.244.0.0/24";
 const CLUSTER_CIDR: &str = "10.244.0.0/16";
 const BRIDGE: &str = "sfbr0";
-/// The default StorageClass the harness provisions node-local volumes for.
-pub const STORAGE_CLASS: &str = "storefleet-local";
+pub use crate::node_services::STORAGE_CLASS;
 
 /// A running real node and its control plane.
 #[derive(Debug, Clone)]
@@ -300,7 +299,7 @@ fn start_node(parts: &Parts, cluster: TestCluster) -> Result<RealNode, String> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    crate::node_services::spawn(&node)?;
+    crate::node_services::spawn(&node.cluster.kubeconfig, &node.dir)?;
     Ok(node)
 }
 

@@ -3,7 +3,6 @@
 //! default StorageClass, created on demand and removed once released (a `local`
 //! PersistentVolume, unlike `hostPath`, gets the pod's `fsGroup`, so non-root pods can write).
 
-use crate::node::{RealNode, NODE_NAME, STORAGE_CLASS};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -19,9 +18,15 @@ const VOLUME_LABEL: &str = "storefleet.io/test-node-volume";
 
 /// Create the default StorageClass, write the first DNS records, then keep both up to date
 /// every 500 ms on a thread of its own for the rest of the test process.
-pub(crate) fn spawn(node: &RealNode) -> Result<(), String> {
-    let kubeconfig = node.cluster.kubeconfig.clone();
-    let dir = node.dir.clone();
+/// The default StorageClass the harness provisions node-local volumes for.
+pub const STORAGE_CLASS: &str = "storefleet-local";
+
+/// The node's name, which every volume is pinned to.
+pub const NODE_NAME: &str = "storefleet-node";
+
+pub(crate) fn spawn(kubeconfig: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
+    let kubeconfig = kubeconfig.to_owned();
+    let dir = dir.to_owned();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -476,16 +476,7 @@ pub async fn order_through_store(
         .spec
         .and_then(|s| s.cluster_ip)
         .ok_or("storefront Service without a cluster IP")?;
-    let (status, credentials) = api
-        .call(
-            reqwest::Method::GET,
-            &format!("/stores/{id}/credentials"),
-            None,
-        )
-        .await;
-    if status != 200 {
-        return Err(format!("credentials answered {status}"));
-    }
+    let credentials = api.credentials(id).await?;
     let publishable_key = Api::<Secret>::namespaced(client.clone(), namespace)
         .get_opt("store-engine-outputs")
         .await
