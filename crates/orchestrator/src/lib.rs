@@ -32,8 +32,12 @@ pub struct OrchestratorConfig {
     pub lease: Duration,
     /// Longest sleep between looks at the state store, even with no wake-up.
     pub resync: Duration,
-    /// How often TTL expiry and the orphan-namespace sweep run.
+    /// How often TTL expiry and the orphan-namespace sweep run; the first run waits this long
+    /// too, so an orchestrator started against the wrong cluster can be stopped before it acts.
     pub sweep_every: Duration,
+    /// Also delete labelled namespaces of stores this database has never seen (an operator's
+    /// explicit choice, e.g. after restoring an old backup); off by default.
+    pub sweep_unknown_namespaces: bool,
     /// Seals the copy of each store's credentials kept for its owner's credential view;
     /// `None`: no copy is kept.
     pub platform_key: Option<PlatformKey>,
@@ -51,6 +55,7 @@ impl Default for OrchestratorConfig {
             lease: Duration::from_secs(30),
             resync: Duration::from_secs(10),
             sweep_every: Duration::from_secs(60),
+            sweep_unknown_namespaces: false,
             platform_key: None,
         }
     }
@@ -167,11 +172,12 @@ impl Orchestrator {
 
     async fn work_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
-        let mut next_sweep = Instant::now();
+        let mut next_sweep = Instant::now() + self.config.sweep_every;
         tracing::info!(owner = %self.config.owner, concurrency = self.config.concurrency, "orchestrator started");
         while !*shutdown.borrow() {
             if Instant::now() >= next_sweep {
-                sweep::expire_and_delete_orphans(&self.ctx).await;
+                sweep::expire_and_delete_orphans(&self.ctx, self.config.sweep_unknown_namespaces)
+                    .await;
                 next_sweep = Instant::now() + self.config.sweep_every;
             }
             let free = slots.available_permits();

@@ -174,22 +174,16 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
     let _ = env.shutdown.send(true);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_namespace_no_live_store_owns_is_swept() {
-    let Some(env) = env("sweep").await else {
-        return;
-    };
-    let orphan = Namespace {
+/// A labelled namespace for `store_id`, as an installation makes them.
+fn labelled_namespace(name: &str, instance: &str, store_id: &str) -> Namespace {
+    Namespace {
         metadata: kube::api::ObjectMeta {
-            name: Some("store-orphan-abc123".into()),
+            name: Some(name.into()),
             labels: Some(
                 [
                     ("app.kubernetes.io/managed-by", "storefleet"),
-                    ("storefleet.io/instance", env.settings.instance.as_str()),
-                    (
-                        "storefleet.io/store-id",
-                        "01930000-0000-7000-8000-000000000000",
-                    ),
+                    ("storefleet.io/instance", instance),
+                    ("storefleet.io/store-id", store_id),
                 ]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -198,12 +192,49 @@ async fn a_namespace_no_live_store_owns_is_swept() {
             ..Default::default()
         },
         ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_namespace_no_live_store_owns_is_swept() {
+    let Some(env) = env("sweep").await else {
+        return;
     };
+    // A store this database knew, deleted: a namespace still labelled with it is an orphan.
+    let store = create(&env, "gone-soon").await;
+    env.state
+        .request_delete(
+            store.id,
+            &storefleet_state::fixtures::audit_entry("alice", "store.delete"),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("delete");
+    wait_for(&env, store.id, "deleted", |s| {
+        s.phase == storefleet_domain::Phase::Deleted
+    })
+    .await;
     let namespaces = Api::<Namespace>::all(env.client.clone());
+    let instance = env.settings.instance.as_str();
     namespaces
-        .create(&PostParams::default(), &orphan)
+        .create(
+            &PostParams::default(),
+            &labelled_namespace("store-orphan-abc123", instance, &store.id.to_string()),
+        )
         .await
         .expect("create orphan");
+    // One this database has never seen, as another installation's with the same labels.
+    namespaces
+        .create(
+            &PostParams::default(),
+            &labelled_namespace(
+                "store-stranger-def456",
+                instance,
+                "01930000-0000-7000-8000-000000000000",
+            ),
+        )
+        .await
+        .expect("create stranger");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let ns = namespaces
@@ -219,6 +250,14 @@ async fn a_namespace_no_live_store_owns_is_swept() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // Sweeps run every 2 s here: after three more, the stranger is still untouched.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stranger = namespaces
+        .get_opt("store-stranger-def456")
+        .await
+        .expect("get")
+        .expect("a namespace of a store this database never saw is left alone");
+    assert!(stranger.metadata.deletion_timestamp.is_none());
     let _ = env.shutdown.send(true);
 }
 

@@ -124,6 +124,10 @@ pub struct ServerArgs {
     /// touches namespaces of its own instance.
     #[arg(long, env = "STOREFLEET_INSTANCE", default_value = "storefleet")]
     pub instance: String,
+    /// Let the orphan sweep delete labelled namespaces of stores this database has never seen.
+    /// Off by default: a database that does not know a store does not own its namespace.
+    #[arg(long, env = "STOREFLEET_SWEEP_UNKNOWN_NAMESPACES")]
+    pub sweep_unknown_namespaces: bool,
     /// Name recorded as the cluster of new stores.
     #[arg(long, env = "STOREFLEET_CLUSTER_NAME", default_value = "local")]
     pub cluster_name: String,

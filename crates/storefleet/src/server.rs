@@ -176,6 +176,7 @@ pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Resul
             concurrency: usize::from(args.concurrency),
             lease: Duration::from_secs(args.lease_seconds),
             platform_key: platform_key.clone(),
+            sweep_unknown_namespaces: args.sweep_unknown_namespaces,
             ..OrchestratorConfig::default()
         };
         let orchestrator = Orchestrator::new(
