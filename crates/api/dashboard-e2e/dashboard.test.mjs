@@ -225,6 +225,9 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
     await eventually('the progress to name the waiting step', async () =>
       /NamespaceReady/.test(await row('e2e-shop').locator('[data-field="progress"]').textContent()),
     );
+    await eventually('the phase badge to show the retries', async () =>
+      /failing/.test(await row('e2e-shop').locator('[data-field="phase"]').getAttribute('class')),
+    );
     await eventually('the list to be live again', async () =>
       (await page.locator('#live-status').getAttribute('data-state')) === 'ok',
     );
@@ -284,6 +287,11 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
     assert.match(await fresh.first().locator('.reason').textContent(), /StepFailed/);
     const namespace = page.locator('tr[data-condition="NamespaceReady"] [data-field="status"]');
     assert.equal((await namespace.textContent()).trim(), 'False');
+    // A store that keeps failing looks like it: a warning naming the step, and the time left.
+    await eventually('the failing-step warning', async () => page.locator('#failing').isVisible());
+    assert.match(await page.locator('#failing').textContent(), /keeps failing[\s\S]*NamespaceReady: /);
+    assert.match(await page.locator('time[data-relative="deadline"]').textContent(), /^in \d+ (s|min)$/);
+    assert.match(await page.locator('time[data-relative="elapsed"]').textContent(), /^\d+ (s|min)$/);
     await screenshot(page, 'detail.png');
   });
 

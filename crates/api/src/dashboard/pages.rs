@@ -66,6 +66,20 @@ fn progress(conditions: &[Condition]) -> String {
     }
 }
 
+/// The step being retried after failing, as "Step: message", while the store is provisioning:
+/// what makes a store look like it keeps failing.
+fn failing_step(store: &Store) -> Option<String> {
+    if store.phase != Phase::Provisioning {
+        return None;
+    }
+    store
+        .conditions
+        .0
+        .iter()
+        .find(|c| c.status == ConditionStatus::False && c.reason == "Retrying")
+        .map(|c| format!("{}: {}", condition_name(c.kind), c.message))
+}
+
 #[derive(Serialize)]
 struct StoreRow {
     id: String,
@@ -402,6 +416,13 @@ struct DetailPage {
     owns: bool,
     /// Whether a copy of the credentials exists yet (setup complete): only then are they offered.
     credentials_ready: bool,
+    /// The step being retried after failing, if any.
+    failing: Option<String>,
+    /// Times for the relative "elapsed" and "deadline" the script keeps current.
+    created_iso: String,
+    deadline_iso: String,
+    /// Whether the store is still working towards ready (the deadline matters).
+    provisioning: bool,
 }
 
 pub(crate) async fn detail(
@@ -446,6 +467,10 @@ pub(crate) async fn detail(
         events: events.into_iter().map(EventRow::from).collect(),
         owns,
         credentials_ready,
+        failing: failing_step(&store),
+        created_iso: store.created_at.to_rfc3339(),
+        deadline_iso: store.deadline_at.to_rfc3339(),
+        provisioning: matches!(store.phase, Phase::Requested | Phase::Provisioning),
     };
     Ok(render(StatusCode::OK, "detail.html", &page))
 }

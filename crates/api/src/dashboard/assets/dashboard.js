@@ -86,6 +86,38 @@
     return `${Math.round(hours / 24)} days ago`;
   }
 
+  // "in 8 min" / "passed 2 min ago" for a deadline; "4 min" for time elapsed since a start.
+  function span(ms) {
+    const seconds = Math.round(Math.abs(ms) / 1000);
+    if (seconds < 90) return `${seconds} s`;
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 90) return `${minutes} min`;
+    return `${Math.round(minutes / 60)} h`;
+  }
+
+  function elapsedAndDeadline(root) {
+    const now = Date.now();
+    root.querySelectorAll('time[data-relative][datetime]').forEach((el) => {
+      const at = Date.parse(el.getAttribute('datetime'));
+      if (Number.isNaN(at)) return;
+      const text =
+        el.dataset.relative === 'deadline'
+          ? at > now
+            ? `in ${span(at - now)}`
+            : `passed ${span(now - at)} ago`
+          : span(now - at);
+      if (el.textContent !== text) el.textContent = text;
+      el.title = time(el.getAttribute('datetime'));
+    });
+  }
+
+  // The step being retried after failing, while provisioning: "Step: message", or ''.
+  function failingStep(store) {
+    if (store.phase !== 'provisioning') return '';
+    const failing = (store.conditions || []).find((c) => c.status === 'False' && c.reason === 'Retrying');
+    return failing ? `${failing.type}: ${failing.message}` : '';
+  }
+
   function relativeTimes(root) {
     const now = Date.now();
     root.querySelectorAll('time[data-field="created"][datetime]').forEach((el) => {
@@ -155,6 +187,12 @@
       const gone = store.phase === 'deleted';
       row.dataset.phase = store.phase;
       setPhase(row, store.phase);
+      const failing = failingStep(store);
+      const badge = row.querySelector('[data-field="phase"]');
+      if (badge) {
+        badge.classList.toggle('failing', failing !== '');
+        badge.title = failing ? `retrying after a failure: ${failing}` : '';
+      }
       // A deleted store keeps no live links, no "retrying" message and no stale progress.
       setText(row, 'progress', gone ? '' : progress(store.conditions || [], total));
       setText(row, 'message', gone ? '' : store.message || '');
@@ -291,6 +329,19 @@
         setText(row, 'since', time(condition.last_transition_time));
       }
       dropDeleteButton(document, store.phase);
+      const failing = failingStep(store);
+      const banner = document.getElementById('failing');
+      if (banner) {
+        banner.hidden = failing === '';
+        setText(banner, 'failing', failing);
+      }
+      if (store.phase !== 'requested' && store.phase !== 'provisioning') {
+        document.querySelectorAll('time[data-relative="deadline"]').forEach((el) => {
+          delete el.dataset.relative;
+          el.textContent = time(el.getAttribute('datetime'));
+        });
+      }
+      elapsedAndDeadline(document);
     }
 
     // One refresh at a time; a burst of events ends in one more.
@@ -312,6 +363,7 @@
         });
     }
 
+    window.setInterval(() => elapsedAndDeadline(document), 5000);
     const source = new EventSource(base + '/events?after=' + encodeURIComponent(root.dataset.lastEventId || '0'));
     source.addEventListener('open', () => liveStatus('ok', 'live'));
     source.addEventListener('error', () => {
