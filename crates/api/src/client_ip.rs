@@ -19,10 +19,12 @@ pub struct TrustedProxies(Vec<IpNet>);
 pub struct BadProxy(String);
 
 impl TrustedProxies {
-    /// Parse addresses and CIDR ranges; a bare address trusts exactly that address.
+    /// Parse addresses and CIDR ranges; a bare address trusts exactly that address. Empty
+    /// entries are skipped: the chart renders an empty list as `STOREFLEET_TRUSTED_PROXIES=""`.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, BadProxy> {
         entries
             .iter()
+            .filter(|entry| !entry.as_ref().trim().is_empty())
             .map(|entry| {
                 let entry = entry.as_ref().trim();
                 entry
@@ -134,5 +136,8 @@ mod tests {
         assert!(e.to_string().contains("\"everyone\""), "{e}");
         assert!(e.to_string().contains("CIDR"), "{e}");
         assert!(TrustedProxies::parse(&["::1", "fd00::/8"]).is_ok());
+        // What the chart renders for an empty list, and a trailing comma.
+        assert!(TrustedProxies::parse(&[""]).is_ok_and(|t| t.is_empty()));
+        assert!(TrustedProxies::parse(&["10.0.0.1", " "]).is_ok_and(|t| !t.is_empty()));
     }
 }

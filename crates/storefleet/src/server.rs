@@ -364,6 +364,12 @@ mod tests {
             .expect("none")
             .trusted_proxies
             .is_empty());
+        // The platform chart renders an empty list as an empty value (found on the real node:
+        // the API pod refused to start).
+        assert!(api_config(&serve_args(&["--trusted-proxies", ""]))
+            .expect("an empty list")
+            .trusted_proxies
+            .is_empty());
         let e = api_config(&serve_args(&["--trusted-proxies", "10.0.0.0/33"])).expect_err("bad");
         let message = format!("{e:#}");
         assert!(message.contains("--trusted-proxies"), "{message}");
