@@ -2,6 +2,7 @@
 
 use crate::build::{self, Credentials};
 use crate::helm::{Helm, STALE_PENDING};
+use crate::latest::{self, Latest};
 use crate::{
     ClusterDriver, ClusterError, ClusterSettings, ManagedNamespace, Readiness, Watched,
     CREDENTIALS_SECRET, MANAGED_BY, STORE_ID_LABEL,
@@ -107,11 +108,9 @@ impl KubeDriver {
     }
 
     /// Create the credentials once: re-applying would replace passwords the engine already uses.
+    /// Creating without looking first costs one request; an existing Secret answers 409.
     async fn ensure_credentials(&self, store: &Store) -> Result<(), ClusterError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &store.namespace);
-        if api.get_opt(CREDENTIALS_SECRET).await?.is_some() {
-            return Ok(());
-        }
         let secret = build::credentials_secret(store, &Credentials::generate(store));
         match api
             .create(
@@ -149,24 +148,20 @@ fn statefulset_ready(s: &StatefulSet) -> bool {
         && status.ready_replicas.unwrap_or(0) >= want
 }
 
-fn workload_readiness(
-    deployments: &ObjectList<Deployment>,
-    statefulsets: &ObjectList<StatefulSet>,
+fn workload_readiness<'a>(
+    deployments: impl ExactSizeIterator<Item = &'a Deployment>,
+    statefulsets: impl ExactSizeIterator<Item = &'a StatefulSet>,
 ) -> Readiness {
-    let total = deployments.items.len() + statefulsets.items.len();
+    let total = deployments.len() + statefulsets.len();
     if total == 0 {
         return Readiness::Waiting("no Deployments or StatefulSets yet".to_owned());
     }
     let mut waiting: Vec<String> = deployments
-        .items
-        .iter()
         .filter(|d| !deployment_ready(d))
         .map(|d| format!("deployment/{}", d.metadata.name.as_deref().unwrap_or("?")))
         .collect();
     waiting.extend(
         statefulsets
-            .items
-            .iter()
             .filter(|s| !statefulset_ready(s))
             .map(|s| format!("statefulset/{}", s.metadata.name.as_deref().unwrap_or("?"))),
     );
@@ -181,25 +176,20 @@ fn workload_readiness(
     }
 }
 
-fn job_readiness(jobs: &ObjectList<Job>) -> Readiness {
-    if let Some(failure) = jobs.items.iter().find_map(job_failure) {
+fn job_readiness<'a>(jobs: impl ExactSizeIterator<Item = &'a Job> + Clone) -> Readiness {
+    let total = jobs.len();
+    if let Some(failure) = jobs.clone().find_map(job_failure) {
         return Readiness::Failed(failure);
     }
     let pending: Vec<_> = jobs
-        .items
-        .iter()
         .filter(|j| !job_complete(j))
         .map(|j| j.metadata.name.clone().unwrap_or_default())
         .collect();
     if pending.is_empty() {
-        Readiness::Ready(format!("{} setup jobs complete", jobs.items.len()))
+        Readiness::Ready(format!("{total} setup jobs complete"))
     } else {
         Readiness::Waiting(format!("waiting for job {}", pending.join(", ")))
     }
-}
-
-fn list_version<K: Clone>(list: &ObjectList<K>) -> String {
-    list.metadata.resource_version.clone().unwrap_or_default()
 }
 
 /// True at the first change to the watched objects after `version`; false at `deadline`. A
@@ -333,12 +323,15 @@ impl ClusterDriver for KubeDriver {
 
     async fn workloads(&self, store: &Store) -> Result<Readiness, ClusterError> {
         let (deployments, statefulsets) = self.list_workloads(&store.namespace).await?;
-        Ok(workload_readiness(&deployments, &statefulsets))
+        Ok(workload_readiness(
+            deployments.items.iter(),
+            statefulsets.items.iter(),
+        ))
     }
 
     async fn jobs(&self, store: &Store) -> Result<Readiness, ClusterError> {
         let jobs = self.list_jobs(&store.namespace).await?;
-        Ok(job_readiness(&jobs))
+        Ok(job_readiness(jobs.items.iter()))
     }
 
     async fn wait_for_change(
@@ -351,42 +344,33 @@ impl ClusterDriver for KubeDriver {
         let client = &self.client;
         let deadline = tokio::time::Instant::now() + timeout;
         // List first: the goal may hold already, and the watch starts at the list's
-        // resourceVersion so a change between the pass's look and this one is not missed.
+        // resourceVersion so a change between the pass's look and this one is not missed. The
+        // wait ends when the step would report something new, not at every status update.
         match what {
             Watched::Workloads => {
-                let (deployments, statefulsets) = self.list_workloads(ns).await?;
+                let deployments = Latest::list(Api::<Deployment>::namespaced(client.clone(), ns));
+                let statefulsets = Latest::list(Api::<StatefulSet>::namespaced(client.clone(), ns));
+                let (deployments, statefulsets) = tokio::try_join!(deployments, statefulsets)?;
+                let judge = |d: &Latest<Deployment>, s: Option<&Latest<StatefulSet>>| match s {
+                    Some(s) => workload_readiness(d.items(), s.items()),
+                    None => workload_readiness(d.items(), std::iter::empty()),
+                };
                 if !matches!(
-                    workload_readiness(&deployments, &statefulsets),
+                    judge(&deployments, Some(&statefulsets)),
                     Readiness::Waiting(_)
                 ) {
                     return Ok(true);
                 }
-                let d = next_change(
-                    Api::<Deployment>::namespaced(client.clone(), ns),
-                    WatchParams::default(),
-                    list_version(&deployments),
-                    deadline,
-                );
-                let s = next_change(
-                    Api::<StatefulSet>::namespaced(client.clone(), ns),
-                    WatchParams::default(),
-                    list_version(&statefulsets),
-                    deadline,
-                );
-                tokio::select! { r = d => r, r = s => r }
+                latest::until_judged_differently(deployments, Some(statefulsets), judge, deadline)
+                    .await
             }
             Watched::Jobs => {
-                let jobs = self.list_jobs(ns).await?;
-                if !matches!(job_readiness(&jobs), Readiness::Waiting(_)) {
+                let jobs = Latest::list(Api::<Job>::namespaced(client.clone(), ns)).await?;
+                let judge = |j: &Latest<Job>, _: Option<&Latest<Job>>| job_readiness(j.items());
+                if !matches!(judge(&jobs, None), Readiness::Waiting(_)) {
                     return Ok(true);
                 }
-                next_change(
-                    Api::<Job>::namespaced(client.clone(), ns),
-                    WatchParams::default(),
-                    list_version(&jobs),
-                    deadline,
-                )
-                .await
+                latest::until_judged_differently(jobs, None, judge, deadline).await
             }
             Watched::NamespaceGone => {
                 let api = Api::<Namespace>::all(client.clone());

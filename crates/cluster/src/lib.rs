@@ -9,6 +9,7 @@ pub mod build;
 pub mod fake;
 pub mod helm;
 pub mod kube_driver;
+mod latest;
 
 use async_trait::async_trait;
 use storefleet_domain::Store;

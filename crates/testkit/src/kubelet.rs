@@ -82,7 +82,11 @@ async fn mark_ready(
         else {
             continue;
         };
-        if !ns.starts_with("store-") || j.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0
+        // A suspended Job starts no pod on a real cluster, so it never completes either.
+        let suspended = j.spec.as_ref().and_then(|s| s.suspend).unwrap_or(false);
+        if !ns.starts_with("store-")
+            || suspended
+            || j.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0
         {
             continue;
         }
