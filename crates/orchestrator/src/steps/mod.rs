@@ -21,9 +21,10 @@ use storefleet_domain::{ConditionStatus, ConditionType, DeletionStep, Phase, Ste
 use storefleet_state::NewEvent;
 
 /// How often a store waiting on its pods or its setup Job is looked at again. A watch brings
-/// it forward as soon as what it waits on changes (`wake_on_change`), so the poll is only the
-/// fallback when watching fails.
-pub const POLL_WORKLOADS: Duration = Duration::from_secs(2);
+/// it forward as soon as its answer changes (`wake_on_change`), so the poll is only the
+/// fallback when watching fails. Every poll costs the API server two lists and a new watch: at
+/// 2 s they were most of the orchestrator's requests while a setup Job ran (issue 12).
+pub const POLL_WORKLOADS: Duration = Duration::from_secs(10);
 
 /// What came of taking a step once.
 #[derive(Debug)]
