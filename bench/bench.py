@@ -678,7 +678,9 @@ def bench_provisioning(results, workdir, quick):
     results["versions"]["kube-apiserver"] = sh([os.path.join(K8S_BIN, "kube-apiserver"), "--version"]).stdout.strip()
     results["versions"]["helm"] = sh([HELM, "version", "--short"]).stdout.strip()
     sim_argv = [sys.executable, os.path.join(TOOLS, "node-sim.py"), "--kubeconfig", cp.kubeconfig,
-                "--ready-delay", str(READY_DELAY), "--job-seconds", str(JOB_SECONDS), "--pods", "500"]
+                "--ready-delay", str(READY_DELAY), "--job-seconds", str(JOB_SECONDS), "--pods", "2000",
+                # room for 30 stores of each engine at once (the real charts request real CPU)
+                "--cpu", "256", "--memory", "1024Gi"]
     sim = spawn("node-sim", sim_argv, os.path.join(workdir, "node-sim.log"))
     deadline = time.time() + 60
     while "Ready" not in cp.kubectl("get", "nodes", "--no-headers").stdout:

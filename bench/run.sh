@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Storefleet benchmarks: one command, results in bench/results.md (and bench/results.json).
 #
-#   bench/run.sh            full sizes (issue 5): ~5-8 minutes after the build
-#   bench/run.sh --quick    CI size: wrk 5 s on SQLite, 100 stores for memory, 3 stores for
-#                           provisioning; < 3 minutes after the build
+#   bench/run.sh            full sizes: ~15 minutes after the build. Provisioning installs the
+#                           engine charts users install (charts/woocommerce, charts/medusa), one
+#                           row each, with the CPU seconds each store cost, split by process
+#   bench/run.sh --quick    CI size: wrk 5 s on SQLite, 100 stores for memory, 3 stores of each
+#                           engine for provisioning; ~5 minutes after the build
 #   bench/run.sh --only list,memory,provisioning   run some sections only
 #   bench/run.sh --quick --out /tmp/bench.md       CI: keep the committed bench/results.md
 #   python3 bench/bench.py --render bench/results.json   rewrite results.md (e.g. after editing
