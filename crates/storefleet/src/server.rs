@@ -178,7 +178,13 @@ pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Resul
         shutdown_rx.clone(),
     ));
     if let Some(metrics) = orchestrator_metrics {
-        let settings = cluster_settings(&args)?;
+        let settings = ClusterSettings {
+            installation: state
+                .installation_id()
+                .await
+                .context("reading this installation's id from the state store")?,
+            ..cluster_settings(&args)?
+        };
         let driver = cluster_driver(&args, settings.clone()).await;
         let config = OrchestratorConfig {
             concurrency: usize::from(args.concurrency),
