@@ -4,7 +4,8 @@
 //!   from the NamespaceReady condition's reason becomes explicit state (migration 0005), so no
 //!   store deletes its namespace twice or forgets that it did;
 //! - live stores of different owners sharing a name (names were unique per owner): migration
-//!   0006 makes live names unique across owners without failing or deleting anything.
+//!   0006 makes live names unique across owners without failing or deleting anything;
+//! - every upgraded database gets its random installation id once (migration 0007).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
@@ -112,6 +113,17 @@ async fn deleting_stores_keep_their_progress_across_the_upgrade(url: &str, diale
         Some(DeletionStep::DeleteNamespace)
     );
     assert_eq!(get(not_yet).await.deletion_done, None);
+
+    // The upgrade gives the installation its random id (migration 0007), made once: opening
+    // the database again keeps it.
+    let id = state.installation_id().await.expect("installation id");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id:?}"
+    );
+    state.close().await;
+    let again = StateStore::connect(url).await.expect("reopen");
+    assert_eq!(again.installation_id().await.expect("installation id"), id);
 }
 
 #[tokio::test]
