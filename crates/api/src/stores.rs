@@ -532,7 +532,7 @@ async fn store_events(
         .take(&caller.user.name, app.config().max_streams_per_user)?;
     let viewer = crate::live::Viewer {
         user: caller.user.name.clone(),
-        token_hash: caller.token_hash.clone(),
+        credential: caller.credential.clone(),
     };
     Ok(Sse::new(crate::live::event_stream(
         app, store.id, after, viewer, slot,

@@ -13,6 +13,7 @@ mod fault;
 pub mod fixtures;
 mod rows;
 mod sealed;
+mod sessions;
 mod store_query;
 mod stores;
 mod users;
@@ -220,6 +221,7 @@ impl StateStore {
             "idempotency_keys",
             "audit_log",
             "store_credentials",
+            "sessions",
         ] {
             let sql = format!("SELECT COUNT(*) FROM {table}");
             let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&self.pool).await?;

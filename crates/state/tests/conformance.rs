@@ -67,6 +67,7 @@ conformance!(
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
     a_rotated_token_replaces_the_old_one_and_is_audited,
+    sessions_end_at_logout_at_their_expiry_and_with_their_user_s_token,
     users_are_listed_and_removed_only_once_they_own_no_live_store,
     lists_filter_by_phase_engine_owner_and_name_newest_first_by_default,
     audit_entries_older_than_the_retention_are_pruned,
@@ -809,6 +810,71 @@ async fn credentials_are_kept_sealed_and_dropped_when_deletion_starts(state: Sta
         state.sealed_credentials(other.id).await.expect("read"),
         None
     );
+}
+
+async fn sessions_end_at_logout_at_their_expiry_and_with_their_user_s_token(state: StateStore) {
+    let alice = state
+        .create_user("alice", Role::User, "hash-alice", Utc::now())
+        .await
+        .expect("alice");
+    let bob = state
+        .create_user("bob", Role::User, "hash-bob", Utc::now())
+        .await
+        .expect("bob");
+    let now = Utc::now();
+    let day = now + Duration::hours(8);
+    for (hash, user) in [("s-a1", &alice), ("s-a2", &alice), ("s-b", &bob)] {
+        state
+            .create_session(hash, user.id, now, day)
+            .await
+            .expect("session");
+    }
+    let user_of = |hash: &'static str, at| {
+        let state = state.clone();
+        async move {
+            state
+                .user_by_session_hash(hash, at)
+                .await
+                .expect("lookup")
+                .map(|u| u.name)
+        }
+    };
+    assert_eq!(user_of("s-a1", now).await.as_deref(), Some("alice"));
+    assert_eq!(user_of("s-b", now).await.as_deref(), Some("bob"));
+    // A token hash is not a session.
+    assert_eq!(user_of("hash-alice", now).await, None);
+    // Expired: gone for lookups, and removed by the next login.
+    assert_eq!(user_of("s-b", day).await, None);
+    // Logout ends one session only.
+    assert!(state.delete_session("s-a1").await.expect("logout"));
+    assert!(!state.delete_session("s-a1").await.expect("twice"));
+    assert_eq!(user_of("s-a1", now).await, None);
+    assert_eq!(user_of("s-a2", now).await.as_deref(), Some("alice"));
+    // A rotated token ends every session of its user, and only those.
+    state
+        .rotate_token("alice", "hash-new", &audit("cli", "user.rotate_token"), now)
+        .await
+        .expect("rotate");
+    assert_eq!(user_of("s-a2", now).await, None);
+    assert_eq!(user_of("s-b", now).await.as_deref(), Some("bob"));
+    // A login after bob's session ended sweeps it away; a removed user's sessions go with it.
+    let later = day + Duration::seconds(1);
+    state
+        .create_session("s-a3", alice.id, later, later + Duration::hours(8))
+        .await
+        .expect("login");
+    let sessions = |counts: Vec<(&str, i64)>| {
+        counts
+            .into_iter()
+            .find(|(table, _)| *table == "sessions")
+            .map(|(_, n)| n)
+    };
+    assert_eq!(sessions(state.row_counts().await.expect("counts")), Some(1));
+    state
+        .remove_user("alice", &audit("cli", "user.remove"), later)
+        .await
+        .expect("remove");
+    assert_eq!(sessions(state.row_counts().await.expect("counts")), Some(0));
 }
 
 async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) {

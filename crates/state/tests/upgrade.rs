@@ -5,7 +5,8 @@
 //!   store deletes its namespace twice or forgets that it did;
 //! - live stores of different owners sharing a name (names were unique per owner): migration
 //!   0006 makes live names unique across owners without failing or deleting anything;
-//! - every upgraded database gets its random installation id once (migration 0007).
+//! - every upgraded database gets its random installation id once (migration 0007) and an
+//!   empty sessions table (migration 0008).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
@@ -121,6 +122,9 @@ async fn deleting_stores_keep_their_progress_across_the_upgrade(url: &str, diale
         id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
         "{id:?}"
     );
+    // Migration 0008: no dashboard session survives the upgrade (old cookies held tokens).
+    let counts = state.row_counts().await.expect("counts");
+    assert!(counts.contains(&("sessions", 0)), "{counts:?}");
     state.close().await;
     let again = StateStore::connect(url).await.expect("reopen");
     assert_eq!(again.installation_id().await.expect("installation id"), id);
