@@ -33,8 +33,28 @@ pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Cookie holding a dashboard session: the user's API token (HttpOnly, SameSite=Strict).
+/// Cookie holding a dashboard session: a random session id, never the API token (HttpOnly,
+/// SameSite=Strict).
 pub const SESSION_COOKIE: &str = "storefleet_session";
+
+/// Prefix of a dashboard session id.
+const SESSION_PREFIX: &str = "ss_";
+
+/// A new random dashboard session id (256 bits). The database keeps only its [`hash_token`].
+pub fn generate_session_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{SESSION_PREFIX}{}", hex::encode(bytes))
+}
+
+/// What a request authenticated with, by hash: checked again during a long response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// An API token (`Authorization: Bearer`).
+    Token(String),
+    /// A dashboard session id (the session cookie).
+    Session(String),
+}
 
 /// The value of cookie `name`, if the request carries a non-empty one.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -73,7 +93,7 @@ pub(crate) fn is_https(headers: &HeaderMap) -> bool {
         .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
-/// The dashboard session token of a request, if it has the cookie. Over HTTPS only the
+/// The dashboard session id of a request, if it has the cookie. Over HTTPS only the
 /// `__Host-` cookie counts: a bare-named one may have been set by a sibling subdomain.
 pub(crate) fn session_token(parts: &Parts) -> Option<&str> {
     cookie(
@@ -102,8 +122,8 @@ pub(crate) fn client_address(
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
-    /// Hash of the token the request came with, to check it again during a long response.
-    pub(crate) token_hash: String,
+    /// What the request came with, to check it again during a long response.
+    pub(crate) credential: Credential,
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
 }
@@ -159,7 +179,9 @@ impl FromRequestParts<AppState> for Caller {
             // list refresh): a browser attaches cookies on its own, so a write authorised by
             // the cookie alone would be open to cross-site request forgery.
             None => match session_token(parts) {
-                Some(token) if matches!(parts.method, Method::GET | Method::HEAD) => token,
+                Some(session) if matches!(parts.method, Method::GET | Method::HEAD) => {
+                    return Caller::from_session(parts, app, session).await
+                }
                 Some(_) => {
                     return Err(ApiError::Unauthenticated(
                         "a dashboard session cookie only allows reads; send 'Authorization: Bearer <token>'",
@@ -183,13 +205,29 @@ impl Caller {
         app: &AppState,
         token: &str,
     ) -> Result<Self, ApiError> {
-        let token_hash = hash_token(token);
-        let user = user_by_token_hash(app, &token_hash)
+        Self::from_credential(parts, app, Credential::Token(hash_token(token))).await
+    }
+
+    /// The caller whose dashboard session has this id.
+    pub(crate) async fn from_session(
+        parts: &Parts,
+        app: &AppState,
+        session_id: &str,
+    ) -> Result<Self, ApiError> {
+        Self::from_credential(parts, app, Credential::Session(hash_token(session_id))).await
+    }
+
+    async fn from_credential(
+        parts: &Parts,
+        app: &AppState,
+        credential: Credential,
+    ) -> Result<Self, ApiError> {
+        let user = user_for(app, &credential)
             .await
             .map_err(Arc::unwrap_or_clone)?;
         Ok(Caller {
             user,
-            token_hash,
+            credential,
             source_ip: source_ip(parts, &app.config().trusted_proxies),
             request_id: parts
                 .headers
@@ -197,6 +235,31 @@ impl Caller {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         })
+    }
+}
+
+/// The user a credential belongs to, remembered for a few seconds (and forgotten at once when a
+/// token changes or a session ends).
+pub(crate) async fn user_for(
+    app: &AppState,
+    credential: &Credential,
+) -> Result<User, Arc<ApiError>> {
+    match credential {
+        Credential::Token(hash) => user_by_token_hash(app, hash).await,
+        Credential::Session(hash) => {
+            // Its own key space in the cache: a session id is never taken for a token.
+            let key = format!("session:{hash}");
+            app.caches()
+                .user(&key, async {
+                    app.state()
+                        .user_by_session_hash(hash, chrono::Utc::now())
+                        .await?
+                        .ok_or(ApiError::Unauthenticated(
+                            "the dashboard session has ended; log in again",
+                        ))
+                })
+                .await
+        }
     }
 }
 

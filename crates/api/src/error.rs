@@ -130,7 +130,7 @@ impl From<CreateError> for ApiError {
             CreateError::UserQuota { .. } | CreateError::TotalQuota { .. } => {
                 ApiError::QuotaExceeded(e.to_string())
             }
-            CreateError::NameTaken(_) => ApiError::Conflict(e.to_string()),
+            CreateError::NameTaken { .. } => ApiError::Conflict(e.to_string()),
             CreateError::IdempotencyMismatch => ApiError::Invalid {
                 code: "idempotency_key_reused",
                 message: e.to_string(),

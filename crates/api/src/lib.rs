@@ -41,6 +41,8 @@ pub struct ApiConfig {
     pub limits: CreateLimits,
     /// Name of the cluster new stores are placed on.
     pub cluster_name: String,
+    /// Where stores are served (each store's host and URL) and which names are reserved.
+    pub hosts: storefleet_domain::StoreHosts,
     pub provisioning_deadline: chrono::Duration,
     pub max_body_bytes: usize,
     /// Mutating calls per authenticated user and minute.
@@ -70,6 +72,7 @@ impl Default for ApiConfig {
                 total: 100,
             },
             cluster_name: "local".to_owned(),
+            hosts: storefleet_domain::StoreHosts::default(),
             provisioning_deadline: chrono::Duration::minutes(10),
             max_body_bytes: 16 * 1024,
             rate_per_user_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),

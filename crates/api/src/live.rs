@@ -72,10 +72,10 @@ impl Drop for Slot {
     }
 }
 
-/// Who opened a stream and with which token, to check again while it is open.
+/// Who opened a stream and with which credential, to check again while it is open.
 pub(crate) struct Viewer {
     pub user: String,
-    pub token_hash: String,
+    pub credential: crate::auth::Credential,
 }
 
 struct StreamState {
@@ -168,10 +168,11 @@ pub(crate) fn event_stream(
     .flatten()
 }
 
-/// Whether the viewer's token still belongs to the viewer. A database that cannot answer
-/// right now does not end the stream; a token that is gone (rotated, user removed) does.
+/// Whether the viewer's token or session still belongs to the viewer. A database that cannot
+/// answer right now does not end the stream; a token or session that is gone (rotated, logged
+/// out, user removed) does.
 async fn still_valid(app: &AppState, viewer: &Viewer) -> bool {
-    match crate::auth::user_by_token_hash(app, &viewer.token_hash).await {
+    match crate::auth::user_for(app, &viewer.credential).await {
         Ok(user) => user.name == viewer.user,
         Err(e) => !matches!(*e, ApiError::Unauthenticated(_)),
     }

@@ -3,7 +3,7 @@
 //! strangers (who may share one address with every tenant behind an ingress) can only spend
 //! their own.
 
-use crate::auth::{bearer, hash_token, session_token, source_ip};
+use crate::auth::{bearer, hash_token, session_token, source_ip, Credential};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -70,10 +70,12 @@ impl RateLimits {
 /// The user a request's bearer token or session cookie belongs to, if it is a valid one.
 /// Token owners are cached, so the handler's own lookup right after is free.
 pub(crate) async fn authenticated_user(app: &AppState, parts: &Parts) -> Option<String> {
-    let token = bearer(parts).or_else(|| session_token(parts))?;
-    let user = crate::auth::user_by_token_hash(app, &hash_token(token))
-        .await
-        .ok()?;
+    let credential = match (bearer(parts), session_token(parts)) {
+        (Some(token), _) => Credential::Token(hash_token(token)),
+        (None, Some(session)) => Credential::Session(hash_token(session)),
+        (None, None) => return None,
+    };
+    let user = crate::auth::user_for(app, &credential).await.ok()?;
     Some(user.name)
 }
 
@@ -92,7 +94,7 @@ pub async fn limit_mutations(
     }
     let (parts, body) = request.into_parts();
     let limits = app.rate_limits();
-    // The dashboard's session cookie carries the same token: one budget per user either way.
+    // A dashboard session and an API token of one user share that user's budget.
     let charged = match authenticated_user(&app, &parts).await {
         Some(user) => limits.charge_user(&user),
         None => limits.charge_anonymous(source_ip(&parts, &app.config().trusted_proxies)),

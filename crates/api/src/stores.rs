@@ -15,7 +15,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreName, Ttl};
+use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreHosts, StoreName, Ttl};
 use storefleet_state::{CreateOutcome, DeleteOutcome, NewStore, PhaseFilter, StoreEvent};
 use uuid::Uuid;
 
@@ -55,6 +55,12 @@ pub struct CreateStoreRequest {
 pub struct StoreView {
     pub id: Uuid,
     pub name: String,
+    /// The host the store is served at, `<name>.<store domain>`: known from creation, answering
+    /// once the store is ready. A live store's name, and so its host, is unique on the platform.
+    pub host: String,
+    /// The storefront's address at `host`, known from creation (`storefront_url` is set once
+    /// the store's release is installed).
+    pub url: String,
     pub owner: String,
     pub engine: Engine,
     pub plan: Plan,
@@ -73,10 +79,13 @@ pub struct StoreView {
     pub observed_generation: i64,
 }
 
-impl From<Store> for StoreView {
-    fn from(s: Store) -> Self {
+impl StoreView {
+    /// The view of `s`, its host and URL made by `hosts`.
+    pub fn new(s: Store, hosts: &StoreHosts) -> Self {
         Self {
             id: s.id,
+            host: hosts.host(&s.name),
+            url: hosts.url(&s.name),
             name: s.name.to_string(),
             owner: s.owner,
             engine: s.engine,
@@ -195,8 +204,11 @@ struct Validated {
     ttl: Option<Ttl>,
 }
 
-fn validate(req: &CreateStoreRequest) -> Result<Validated, ApiError> {
+fn validate(req: &CreateStoreRequest, hosts: &StoreHosts) -> Result<Validated, ApiError> {
     let name = StoreName::parse(&req.name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    hosts
+        .check(&name)
+        .map_err(|e| ApiError::invalid("name", e.to_string()))?;
     let engine = req
         .engine
         .parse()
@@ -256,7 +268,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "Quota exceeded", body = ErrorBody),
-        (status = 409, description = "Name taken", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 409, description = "Name taken: a live store (of any user) has it", body = ErrorBody),
+        (status = 422, description = "Invalid or reserved value", body = ErrorBody),
         (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_store(
@@ -267,7 +280,11 @@ async fn create_store(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let outcome = create_for(&app, &caller, &req, key).await?;
-    let mut response = (StatusCode::CREATED, Json(StoreView::from(outcome.store))).into_response();
+    let mut response = (
+        StatusCode::CREATED,
+        Json(StoreView::new(outcome.store, &app.config().hosts)),
+    )
+        .into_response();
     if outcome.replayed {
         response.headers_mut().insert(
             "idempotent-replayed",
@@ -285,7 +302,7 @@ pub(crate) async fn create_for(
     req: &CreateStoreRequest,
     key: Option<String>,
 ) -> Result<CreateOutcome, ApiError> {
-    let valid = validate(req)?;
+    let valid = validate(req, &app.config().hosts)?;
     // Times are stored in milliseconds: truncate now so this answer matches later reads.
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
     // The hash covers the request as understood (defaults applied), so equivalent bodies match.
@@ -385,7 +402,10 @@ async fn list_stores(
                 .then(|| stores.last().map(|s| s.id))
                 .flatten();
             let list = StoreList {
-                items: stores.into_iter().map(StoreView::from).collect(),
+                items: stores
+                    .into_iter()
+                    .map(|s| StoreView::new(s, &app.config().hosts))
+                    .collect(),
                 next_after,
             };
             serde_json::to_vec(&list)
@@ -420,7 +440,8 @@ async fn get_store(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<StoreView>, ApiError> {
-    Ok(Json(visible_store(&app, &caller, &id).await?.into()))
+    let store = visible_store(&app, &caller, &id).await?;
+    Ok(Json(StoreView::new(store, &app.config().hosts)))
 }
 
 /// Delete a store. Idempotent: deleting a store already being deleted answers the same.
@@ -435,7 +456,10 @@ async fn delete_store(
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<StoreView>), ApiError> {
     let store = delete_for(&app, &caller, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(store.into())))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(StoreView::new(store, &app.config().hosts)),
+    ))
 }
 
 /// Ask for the deletion of a store `caller` may see; shared by the API and the dashboard.
@@ -508,7 +532,7 @@ async fn store_events(
         .take(&caller.user.name, app.config().max_streams_per_user)?;
     let viewer = crate::live::Viewer {
         user: caller.user.name.clone(),
-        token_hash: caller.token_hash.clone(),
+        credential: caller.credential.clone(),
     };
     Ok(Sse::new(crate::live::event_stream(
         app, store.id, after, viewer, slot,

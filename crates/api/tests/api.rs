@@ -158,8 +158,16 @@ fn platform_key() -> PlatformKey {
     PlatformKey::from_base64(TEST_PLATFORM_KEY).expect("test key")
 }
 
+/// The platform's own host in every test app: `fleet` is reserved under the default domain.
+const PLATFORM_HOST: &str = "fleet.127.0.0.1.nip.io";
+
 fn config() -> ApiConfig {
     ApiConfig {
+        hosts: storefleet_domain::StoreHosts::new(
+            storefleet_domain::StoreDomain::default(),
+            false,
+            &[PLATFORM_HOST.to_owned()],
+        ),
         rate_per_user_per_minute: NonZeroU32::new(1000).expect("nonzero"),
         rate_per_ip_per_minute: NonZeroU32::new(1000).expect("nonzero"),
         platform_key: Some(platform_key()),
@@ -182,6 +190,8 @@ on_both_backends!(
     a_stream_ends_on_delete_only_after_the_deleted_event,
     only_the_owner_reads_credentials_and_only_while_a_copy_exists,
     a_live_stream_ends_when_its_token_is_rotated,
+    a_live_name_and_its_host_belong_to_one_tenant_until_its_store_is_deleted,
+    reserved_names_are_refused_and_change_nothing,
 );
 on_both_backends!(strangers_config => sqlite_strangers, postgres_strangers:
     strangers_cannot_spend_the_budget_of_tenants);
@@ -648,6 +658,83 @@ async fn other_tenants_stores_are_invisible_but_admins_see_all(app: TestApp) {
     assert_eq!(status, StatusCode::ACCEPTED);
     let (_, deleting) = app.get(&app.admin, "/api/v1/stores?phase=deleting").await;
     assert_eq!(deleting["items"][0]["name"], "alice-shop");
+}
+
+/// A store's host is `<name>.<store domain>`: tenant B cannot take tenant A's live name (the
+/// 409 does not say whose it is), and the name is free once A's store is deleted.
+async fn a_live_name_and_its_host_belong_to_one_tenant_until_its_store_is_deleted(app: TestApp) {
+    let body = json!({"name": "corner-shop", "engine": "medusa"});
+    let (status, store) = app.create(&app.alice, body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{store}");
+    // The address is known from the first answer on, before anything exists in a cluster.
+    assert_eq!(store["host"], "corner-shop.127.0.0.1.nip.io");
+    assert_eq!(store["url"], "http://corner-shop.127.0.0.1.nip.io/");
+    let id = store["id"].as_str().expect("id").to_owned();
+    let (_, read) = app.get(&app.alice, &format!("/api/v1/stores/{id}")).await;
+    assert_eq!(read["host"], store["host"]);
+
+    let (status, refused) = app.create(&app.bob, body.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "conflict");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("\"corner-shop\" is taken"), "{message}");
+    assert!(
+        !message.contains("alice"),
+        "the holder is not named: {message}"
+    );
+    let (status, mine) = app.create(&app.alice, body.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        mine["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("you already have"),
+        "{mine}"
+    );
+    let (_, bobs) = app.get(&app.bob, "/api/v1/stores").await;
+    assert_eq!(bobs["items"].as_array().map(Vec::len), Some(0));
+
+    // Deleting is not enough: the store still holds its host until it is gone.
+    let (status, _) = app.delete(&app.alice, &id).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = app.create(&app.bob, body.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    orchestrator_records(&app, storefleet_domain::Phase::Deleted, vec![]).await;
+    let (status, taken) = app.create(&app.bob, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{taken}");
+    assert_eq!(taken["owner"], "bob");
+    assert_eq!(taken["host"], "corner-shop.127.0.0.1.nip.io");
+}
+
+async fn reserved_names_are_refused_and_change_nothing(app: TestApp) {
+    let before = app.state.row_counts().await.expect("counts");
+    // Built-in names, and the platform's own host under the store domain.
+    for name in ["www", "api", "admin", "storefleet", "status", "fleet"] {
+        let (status, body) = app
+            .create(&app.alice, json!({"name": name, "engine": "medusa"}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        assert_eq!(body["error"]["field"], "name", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("reserved"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.state.row_counts().await.expect("counts"), before);
+    let (status, _) = app
+        .create(
+            &app.alice,
+            json!({"name": "fleet-shop", "engine": "medusa"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "only the exact label is reserved"
+    );
 }
 
 async fn events_are_served_as_json_and_as_a_live_stream(app: TestApp) {

@@ -20,6 +20,8 @@ struct Dash {
     admin: String,
     alice: String,
     bob: String,
+    /// The running app, to tell it what `serve` learns from the database's notifications.
+    app: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -57,7 +59,7 @@ async fn start(config: ApiConfig) -> Dash {
     let mut registry = Registry::with_prefix("storefleet");
     let metrics = HttpMetrics::register(&mut registry);
     let app_state = AppState::new(state.clone(), config, None, metrics);
-    let router = storefleet_api::app(app_state, Arc::new(registry));
+    let router = storefleet_api::app(app_state.clone(), Arc::new(registry));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -80,6 +82,7 @@ async fn start(config: ApiConfig) -> Dash {
         admin,
         alice,
         bob,
+        app: app_state,
         _dir: dir,
     }
 }
@@ -279,7 +282,12 @@ async fn logging_in_sets_an_http_only_strict_cookie_and_logging_out_clears_it() 
         .into_iter()
         .find(|c| c.starts_with("storefleet_session="))
         .expect("session cookie");
-    assert!(cookie.starts_with(&format!("storefleet_session={};", dash.alice)));
+    // A random session id, never the API token it was opened with.
+    assert!(cookie.starts_with("storefleet_session=ss_"), "{cookie}");
+    assert!(
+        !cookie.contains(&dash.alice),
+        "the token is in the cookie: {cookie}"
+    );
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/;"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
@@ -298,15 +306,21 @@ async fn logging_in_sets_an_http_only_strict_cookie_and_logging_out_clears_it() 
         secure.contains("Path=/;") && !secure.contains("Domain"),
         "{secure}"
     );
-    let token = secure
+    let session_id = secure
         .trim_start_matches("__Host-storefleet_session=")
         .split(';')
         .next()
         .expect("value");
     // Over HTTPS a bare-named cookie (which a sibling subdomain could plant) is not a session.
     for (cookie, expected) in [
-        (format!("__Host-storefleet_session={token}"), StatusCode::OK),
-        (format!("storefleet_session={token}"), StatusCode::SEE_OTHER),
+        (
+            format!("__Host-storefleet_session={session_id}"),
+            StatusCode::OK,
+        ),
+        (
+            format!("storefleet_session={session_id}"),
+            StatusCode::SEE_OTHER,
+        ),
     ] {
         let page = dash
             .client
@@ -337,6 +351,73 @@ async fn logging_in_sets_an_http_only_strict_cookie_and_logging_out_clears_it() 
         cleared.contains("storefleet_session=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
+    // The session ended on the server: a copy of the cookie kept elsewhere no longer works.
+    let (status, _) = dash.page(&browser.cookie, "/").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a logged-out session is gone"
+    );
+}
+
+/// The cookie holds a session, not the token: the token itself in the cookie is no session,
+/// and rotating the token ends every session opened with it (pages and the cookie-read API).
+#[tokio::test]
+async fn sessions_live_on_the_server_and_end_when_the_token_is_rotated() {
+    let dash = start(config()).await;
+    let (status, _) = dash
+        .page(&format!("storefleet_session={}", dash.alice), "/")
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "a token is not a session id");
+
+    let first = dash.login(&dash.alice).await;
+    let second = dash.login(&dash.alice).await;
+    assert_ne!(first.cookie, second.cookie, "each login is its own session");
+    let bob = dash.login(&dash.bob).await;
+    let counts = dash.state.row_counts().await.expect("counts");
+    assert_eq!(
+        counts
+            .iter()
+            .find(|(table, _)| *table == "sessions")
+            .map(|(_, n)| *n),
+        Some(3)
+    );
+
+    dash.state
+        .rotate_token(
+            "alice",
+            &auth::hash_token(&auth::generate_token()),
+            &storefleet_state::AuditEntry {
+                actor: "admin".to_owned(),
+                action: "user.rotate_token".to_owned(),
+                target: Some("alice".to_owned()),
+                source_ip: None,
+                request_id: None,
+                outcome: "succeeded".to_owned(),
+                detail: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("rotate")
+        .expect("alice exists");
+    // This process would hear NOTIFY (PostgreSQL) or poll data_version (SQLite) in `serve`;
+    // here the test tells the API as those would.
+    dash.app.forget_tokens();
+    for browser in [&first, &second] {
+        let (status, _) = dash.page(&browser.cookie, "/").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "alice's sessions ended");
+        let api = dash
+            .client
+            .get(dash.url("/api/v1/stores"))
+            .header(header::COOKIE, &browser.cookie)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = dash.page(&bob.cookie, "/").await;
+    assert_eq!(status, StatusCode::OK, "bob's session is his own");
 }
 
 #[tokio::test]

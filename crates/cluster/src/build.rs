@@ -1,7 +1,8 @@
 //! Pure functions from a store to the Kubernetes objects that fence it in. No I/O.
 
 use crate::{
-    ClusterSettings, CREDENTIALS_SECRET, INSTANCE_LABEL, MANAGED_BY, OWNER_LABEL, STORE_ID_LABEL,
+    ClusterSettings, CREDENTIALS_SECRET, INSTALLATION_LABEL, INSTANCE_LABEL, MANAGED_BY,
+    OWNER_LABEL, STORE_ID_LABEL,
 };
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec, Secret,
@@ -50,6 +51,9 @@ pub fn namespace(store: &Store, settings: &ClusterSettings) -> Namespace {
     let mut labels = labels(store);
     labels.insert(OWNER_LABEL.to_owned(), store.owner.clone());
     labels.insert(INSTANCE_LABEL.to_owned(), settings.instance.clone());
+    if !settings.installation.is_empty() {
+        labels.insert(INSTALLATION_LABEL.to_owned(), settings.installation.clone());
+    }
     Namespace {
         metadata: ObjectMeta {
             name: Some(store.namespace.clone()),

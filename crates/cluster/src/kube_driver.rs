@@ -450,13 +450,19 @@ impl ClusterDriver for KubeDriver {
     }
 
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError> {
+        // Without this installation's id nothing can be proven ours: list nothing.
+        if self.settings.installation.is_empty() {
+            return Ok(Vec::new());
+        }
         let api: Api<Namespace> = Api::all(self.client.clone());
         let selector = format!(
-            "{}={},{}={}",
+            "{}={},{}={},{}={}",
             MANAGED_BY.0,
             MANAGED_BY.1,
             crate::INSTANCE_LABEL,
-            self.settings.instance
+            self.settings.instance,
+            crate::INSTALLATION_LABEL,
+            self.settings.installation
         );
         let list = api.list(&ListParams::default().labels(&selector)).await?;
         Ok(list

@@ -22,6 +22,10 @@ pub const STORE_ID_LABEL: &str = "storefleet.io/store-id";
 pub const OWNER_LABEL: &str = "storefleet.io/owner";
 /// Which Storefleet installation made a namespace: two installs on one cluster never sweep each other's.
 pub const INSTANCE_LABEL: &str = "storefleet.io/instance";
+/// Which installation (database) made a namespace: a random id kept in the state store, so the
+/// sweep of one installation never deletes another's namespaces even when their instance names
+/// match. Unlike the instance name it cannot be guessed.
+pub const INSTALLATION_LABEL: &str = "storefleet.io/installation";
 /// The Helm release name inside each store namespace (one release per namespace).
 pub const RELEASE: &str = "store";
 /// Secret holding the credentials the orchestrator generated for a store.
@@ -32,6 +36,9 @@ pub const CREDENTIALS_SECRET: &str = "store-credentials";
 pub struct ClusterSettings {
     /// Name of this installation, written on every namespace it creates.
     pub instance: String,
+    /// This installation's id from its state store ([`INSTALLATION_LABEL`]); empty: unknown,
+    /// so namespaces are not labelled with one and the orphan sweep deletes nothing.
+    pub installation: String,
     /// Base domain; a store is served at `<name>.<domain>`.
     pub store_domain: String,
     pub ingress_class: Option<String>,
@@ -76,6 +83,7 @@ impl Default for ClusterSettings {
     fn default() -> Self {
         Self {
             instance: "storefleet".to_owned(),
+            installation: String::new(),
             store_domain: "127.0.0.1.nip.io".to_owned(),
             ingress_class: None,
             tls_issuer: None,
@@ -236,6 +244,8 @@ pub trait ClusterDriver: Send + Sync {
         Ok(false)
     }
     async fn namespace_exists(&self, namespace: &str) -> Result<bool, ClusterError>;
+    /// Namespaces labelled as made by this installation: its instance name and its id (none
+    /// when the id is unknown), for the orphan sweep.
     async fn managed_namespaces(&self) -> Result<Vec<ManagedNamespace>, ClusterError>;
     /// The cluster IP of one of the store's Services (for an order check from the node).
     async fn service_cluster_ip(

@@ -76,6 +76,24 @@ fn the_namespace_carries_the_labels_admission_policies_key_on() {
     );
     assert_eq!(labels["storefleet.io/owner"], "alice");
     assert_eq!(ns.metadata.name.as_deref(), Some("store-demo-shop-ffee01"));
+    assert!(
+        !labels.contains_key("storefleet.io/installation"),
+        "no id known, none written"
+    );
+}
+
+#[test]
+fn the_namespace_carries_its_installation_id_for_the_sweep() {
+    let settings = ClusterSettings {
+        installation: "3f1c0d9e8a7b6c5d4e3f2a1b0c9d8e7f".to_owned(),
+        ..ClusterSettings::default()
+    };
+    let ns = build::namespace(&store(Plan::Small), &settings);
+    let labels = ns.metadata.labels.expect("labels");
+    assert_eq!(
+        labels["storefleet.io/installation"],
+        "3f1c0d9e8a7b6c5d4e3f2a1b0c9d8e7f"
+    );
 }
 
 #[test]

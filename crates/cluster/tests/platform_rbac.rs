@@ -661,6 +661,8 @@ async fn orchestrator_rights_are_fenced_by_chart_rbac_and_admission_policies() {
         store_admin_role: STORE_ADMIN.to_owned(),
         platform_namespace: PLATFORM_NS.to_owned(),
         instance: "rbac-test".to_owned(),
+        // Without an installation id the driver lists (so sweeps) nothing.
+        installation: "0123456789abcdef0123456789abcdef".to_owned(),
         ..ClusterSettings::default()
     };
     let kube_system_binding = build::role_binding(&store("intruder", "kube-system"), &settings);

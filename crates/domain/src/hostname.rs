@@ -72,6 +72,13 @@ impl StoreDomain {
     }
 }
 
+impl Default for StoreDomain {
+    /// `127.0.0.1.nip.io`: every store host resolves to this machine, for a local install.
+    fn default() -> Self {
+        Self("127.0.0.1.nip.io".to_owned())
+    }
+}
+
 impl fmt::Display for StoreDomain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -84,6 +91,10 @@ mod tests {
 
     #[test]
     fn usual_domains_are_accepted() {
+        assert_eq!(
+            StoreDomain::parse(StoreDomain::default().as_str()),
+            Ok(StoreDomain::default())
+        );
         for ok in [
             "127.0.0.1.nip.io",
             "shops.example.com",

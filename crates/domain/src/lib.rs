@@ -5,6 +5,7 @@ pub mod engine;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
 pub mod hostname;
+pub mod hosts;
 pub mod lifecycle;
 pub mod name;
 pub mod plan;
@@ -13,6 +14,7 @@ pub mod store;
 pub use condition::{Condition, ConditionStatus, ConditionType, Conditions};
 pub use engine::Engine;
 pub use hostname::{DomainError, StoreDomain};
+pub use hosts::{ReservedName, StoreHosts, RESERVED_NAMES};
 pub use lifecycle::{next_action, Action, DeletionStep, Phase, Step};
 pub use name::{validate_user_name, NameError, StoreName};
 pub use plan::{Plan, PlanLimits};

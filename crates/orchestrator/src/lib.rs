@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod steps;
 pub mod sweep;
+pub mod tenant_reason;
 pub mod transition;
 
 use chrono::Utc;

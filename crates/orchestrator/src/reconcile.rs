@@ -120,8 +120,15 @@ async fn act(
     let started = Instant::now();
     let outcome = definition.act(store, ctx).await;
     ctx.observe(definition.name(), &outcome, started);
-    if let StepOutcome::Error(error) = &outcome {
-        tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, attempts = attempts + 1, "step failed");
+    // The raw text is for the operator only: the tenant sees a classified reason.
+    match &outcome {
+        StepOutcome::Error(error) => {
+            tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, attempts = attempts + 1, "step failed")
+        }
+        StepOutcome::Fatal { reason, message } => {
+            tracing::warn!(store = %store.id, step = definition.name(), reason, error = %message, "step failed for good")
+        }
+        _ => {}
     }
     Ok(outcome)
 }

@@ -4,6 +4,7 @@
 
 use crate::backoff;
 use crate::steps::{self, Done, StepOutcome};
+use crate::tenant_reason::TenantReason;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use storefleet_cluster::{ClusterSettings, Watched};
@@ -175,9 +176,11 @@ pub fn apply(
         StepOutcome::Error(error) => {
             let attempts = attempts + 1;
             let delay = backoff::delay(attempts);
+            // The tenant reads a classified reason; the raw error is in the log (`act`).
             let message = format!(
-                "{} failed: {error}; attempt {attempts}, retrying in {} s",
+                "{} failed: {}; attempt {attempts}, retrying in {} s",
                 definition.name(),
+                TenantReason::of(&error).message(),
                 delay.as_secs()
             );
             set_condition(&mut store, step, "Retrying", &message, now);
@@ -193,7 +196,12 @@ pub fn apply(
                 },
             }
         }
-        StepOutcome::Fatal { reason, message } => {
+        StepOutcome::Fatal { reason, message: _ } => {
+            let message = format!(
+                "{} failed: {}",
+                definition.name(),
+                TenantReason::of_fatal(reason).message()
+            );
             set_condition(&mut store, step, reason, &message, now);
             store.phase = Phase::Failed;
             store.message = Some(message.clone());

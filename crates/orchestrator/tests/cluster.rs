@@ -174,8 +174,9 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
     let _ = env.shutdown.send(true);
 }
 
-/// A labelled namespace for `store_id`, as an installation makes them.
-fn labelled_namespace(name: &str, instance: &str, store_id: &str) -> Namespace {
+/// A labelled namespace for `store_id`, as the installation with id `installation` and
+/// instance name `instance` makes them.
+fn labelled_namespace(name: &str, instance: &str, installation: &str, store_id: &str) -> Namespace {
     Namespace {
         metadata: kube::api::ObjectMeta {
             name: Some(name.into()),
@@ -183,6 +184,7 @@ fn labelled_namespace(name: &str, instance: &str, store_id: &str) -> Namespace {
                 [
                     ("app.kubernetes.io/managed-by", "storefleet"),
                     ("storefleet.io/instance", instance),
+                    ("storefleet.io/installation", installation),
                     ("storefleet.io/store-id", store_id),
                 ]
                 .into_iter()
@@ -202,6 +204,22 @@ async fn a_namespace_no_live_store_owns_is_swept() {
     };
     // A store this database knew, deleted: a namespace still labelled with it is an orphan.
     let store = create(&env, "gone-soon").await;
+    let made = wait_for(&env, store.id, "namespace made", |s| {
+        s.conditions.is_true(ConditionType::NamespaceReady)
+    })
+    .await;
+    let labels = Api::<Namespace>::all(env.client.clone())
+        .get(&made.namespace)
+        .await
+        .expect("the store's namespace")
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("storefleet.io/installation"),
+        Some(&env.settings.installation),
+        "every store namespace carries this installation's id"
+    );
     env.state
         .request_delete(
             store.id,
@@ -216,10 +234,12 @@ async fn a_namespace_no_live_store_owns_is_swept() {
     .await;
     let namespaces = Api::<Namespace>::all(env.client.clone());
     let instance = env.settings.instance.as_str();
+    let ours = env.settings.installation.as_str();
+    assert_eq!(ours.len(), 32, "a random id from the state store: {ours:?}");
     namespaces
         .create(
             &PostParams::default(),
-            &labelled_namespace("store-orphan-abc123", instance, &store.id.to_string()),
+            &labelled_namespace("store-orphan-abc123", instance, ours, &store.id.to_string()),
         )
         .await
         .expect("create orphan");
@@ -230,11 +250,26 @@ async fn a_namespace_no_live_store_owns_is_swept() {
             &labelled_namespace(
                 "store-stranger-def456",
                 instance,
+                ours,
                 "01930000-0000-7000-8000-000000000000",
             ),
         )
         .await
         .expect("create stranger");
+    // Another installation with the same instance name, whose store id this database knows
+    // (a copied label, or two installations that both had this store): not ours to sweep.
+    namespaces
+        .create(
+            &PostParams::default(),
+            &labelled_namespace(
+                "store-elsewhere-fed789",
+                instance,
+                "0123456789abcdef0123456789abcdef",
+                &store.id.to_string(),
+            ),
+        )
+        .await
+        .expect("create another installation's namespace");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let ns = namespaces
@@ -258,6 +293,12 @@ async fn a_namespace_no_live_store_owns_is_swept() {
         .expect("get")
         .expect("a namespace of a store this database never saw is left alone");
     assert!(stranger.metadata.deletion_timestamp.is_none());
+    let elsewhere = namespaces
+        .get_opt("store-elsewhere-fed789")
+        .await
+        .expect("get")
+        .expect("another installation's namespace is left alone");
+    assert!(elsewhere.metadata.deletion_timestamp.is_none());
     let _ = env.shutdown.send(true);
 }
 

@@ -300,6 +300,48 @@ async fn a_transient_error_backs_off_and_the_next_pass_goes_on() {
     assert_eq!(failures, 2, "each failed attempt is an event");
 }
 
+/// What the API serves of a store (its message, conditions and events) holds a classified
+/// reason; the API server's own text, naming the orchestrator's service account and the
+/// quota's numbers, stays in the orchestrator's log.
+#[tokio::test]
+async fn a_refused_step_shows_the_tenant_a_classified_reason_never_the_cluster_s_text() {
+    let h = harness().await;
+    let store = h.create("quota-bound").await;
+    let raw = "resourcequotas \"store\" is forbidden: exceeded quota: store, requested: \
+               limits.memory=4Gi, used: limits.memory=1Gi, limited: limits.memory=2Gi; \
+               User \"system:serviceaccount:storefleet:storefleet-orchestrator\"";
+    h.cluster
+        .script_apply_guardrails([Err(ClusterError::Rejected(raw.into()))]);
+    assert_eq!(waiting_on(h.pass().await), None);
+
+    let seen = h.get(&store).await;
+    let events = h.state.events(store.id, 0, 1000).await.expect("events");
+    let failed = events
+        .iter()
+        .find(|e| e.reason == "StepFailed")
+        .expect("a StepFailed event");
+    assert_eq!(
+        failed.message,
+        "guardrails failed: the store's resource quota does not allow it; attempt 1, retrying in 1 s"
+    );
+    let condition = seen
+        .conditions
+        .get(ConditionType::GuardrailsApplied)
+        .expect("condition")
+        .message
+        .clone();
+    let mut shown: Vec<String> = events.into_iter().map(|e| e.message).collect();
+    shown.extend([seen.message.unwrap_or_default(), condition]);
+    for text in shown {
+        for fragment in ["serviceaccount", "4Gi", "limits.memory", "resourcequotas"] {
+            assert!(
+                !text.contains(fragment),
+                "{fragment:?} reached the tenant: {text}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_permanent_error_fails_the_store_and_nothing_more_is_tried() {
     let h = harness().await;
@@ -312,7 +354,11 @@ async fn a_permanent_error_fails_the_store_and_nothing_more_is_tried() {
     assert!(settled(h.pass().await));
     let failed = h.get(&store).await;
     assert_eq!(failed.phase, Phase::Failed);
-    assert_eq!(failed.message.as_deref(), Some("chart medusa not found"));
+    // The operator's path stays in the log; the tenant is told what kind of failure it is.
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("release failed: the platform cannot install this engine; its operator has been told")
+    );
     assert_eq!(
         failed.conditions.reason_of(ConditionType::ReleaseInstalled),
         Some("ReleaseImpossible")

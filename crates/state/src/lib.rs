@@ -13,6 +13,7 @@ mod fault;
 pub mod fixtures;
 mod rows;
 mod sealed;
+mod sessions;
 mod store_query;
 mod stores;
 mod users;
@@ -199,6 +200,17 @@ impl StateStore {
         Ok(())
     }
 
+    /// This installation's id: 128 random bits made once by the migrations and kept here. The
+    /// orchestrator labels every store namespace with it and sweeps only namespaces that carry
+    /// it.
+    pub async fn installation_id(&self) -> Result<String, StateError> {
+        let (id,): (String,) =
+            sqlx::query_as("SELECT installation_id FROM installation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(id)
+    }
+
     /// Row counts of every table, for tests that prove a refused request changed nothing.
     pub async fn row_counts(&self) -> Result<Vec<(&'static str, i64)>, StateError> {
         let mut counts = Vec::new();
@@ -209,6 +221,7 @@ impl StateStore {
             "idempotency_keys",
             "audit_log",
             "store_credentials",
+            "sessions",
         ] {
             let sql = format!("SELECT COUNT(*) FROM {table}");
             let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&self.pool).await?;

@@ -45,12 +45,24 @@ pub enum CreateError {
     UserQuota { limit: i64 },
     #[error("the platform already runs {limit} stores, the most it allows; try again later")]
     TotalQuota { limit: i64 },
-    #[error("you already have a store named {0:?}; pick another name or delete that store")]
-    NameTaken(String),
+    /// A live store already has this name (and so this host). Whose is said only to its owner.
+    #[error("{}", name_taken_message(.name, *.yours))]
+    NameTaken { name: String, yours: bool },
     #[error("this Idempotency-Key was used with a different request body; use a new key for a new request")]
     IdempotencyMismatch,
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+fn name_taken_message(name: &str, yours: bool) -> String {
+    if yours {
+        format!("you already have a store named {name:?}; pick another name or delete that store")
+    } else {
+        format!(
+            "the name {name:?} is taken by a live store of another user: a store's name is its \
+             host, so names are unique across the platform; pick another name"
+        )
+    }
 }
 
 impl From<sqlx::Error> for CreateError {
@@ -130,16 +142,18 @@ impl StateStore {
                 limit: limits.total,
             });
         }
-        let (same_name,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM stores WHERE owner = $1 AND name = $2 AND phase <> $3",
-        )
-        .bind(&new.owner)
-        .bind(new.name.as_str())
-        .bind(live)
-        .fetch_one(&mut *tx)
-        .await?;
-        if same_name > 0 {
-            return Err(CreateError::NameTaken(new.name.to_string()));
+        // Names are unique among live stores of every owner: the name is the store's host.
+        let holder: Option<(String,)> =
+            sqlx::query_as("SELECT owner FROM stores WHERE name = $1 AND phase <> $2 LIMIT 1")
+                .bind(new.name.as_str())
+                .bind(live)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((holder,)) = holder {
+            return Err(CreateError::NameTaken {
+                name: new.name.to_string(),
+                yours: holder == new.owner,
+            });
         }
 
         let id = Uuid::now_v7();
@@ -184,7 +198,8 @@ impl StateStore {
         .bind(millis(store.deadline_at))
         .bind(millis(now))
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| name_index_refused(e, &store))?;
         if let Some((key, hash)) = &new.idempotency {
             sqlx::query(
                 "INSERT INTO idempotency_keys (owner, key, request_hash, store_id, created_at) \
@@ -339,6 +354,18 @@ impl StateStore {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// The unique index on live names refused the row: someone else's create won (the gate makes
+/// this unreachable today; the index is what guarantees it).
+fn name_index_refused(e: sqlx::Error, store: &Store) -> CreateError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => CreateError::NameTaken {
+            name: store.name.to_string(),
+            yours: false,
+        },
+        _ => CreateError::from(e),
     }
 }
 

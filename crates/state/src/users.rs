@@ -114,6 +114,11 @@ impl StateStore {
             return Ok(None);
         };
         let user = user_from_row(&row)?;
+        // A dashboard session opened with the old token ends with it.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.id.to_string())
+            .execute(&mut *tx)
+            .await?;
         insert_audit(&mut tx, audit, now).await?;
         self.notify(&mut tx, USERS_CHANNEL).await?;
         tx.commit().await?;
@@ -167,6 +172,11 @@ impl StateStore {
             .execute(&mut *tx)
             .await
             .map_err(StateError::from)?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StateError::from)?;
         insert_audit(&mut tx, audit, now).await?;
         self.notify(&mut tx, USERS_CHANNEL).await?;
         tx.commit().await.map_err(StateError::from)?;
@@ -183,7 +193,7 @@ impl StateStore {
     }
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StateError> {
+pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StateError> {
     let id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     Ok(User {

@@ -54,7 +54,8 @@ conformance!(
     a_hundred_concurrent_creates_with_one_key_make_one_store,
     fifty_concurrent_creates_against_a_quota_of_five_make_exactly_five,
     the_total_quota_counts_every_owner,
-    an_owner_cannot_have_two_live_stores_with_one_name,
+    a_live_name_belongs_to_one_store_across_all_owners,
+    twenty_owners_racing_for_one_name_make_one_store,
     deleting_twice_changes_nothing_the_second_time,
     twenty_concurrent_deletes_all_succeed_and_bump_the_generation_once,
     a_lease_keeps_other_replicas_away_until_it_expires,
@@ -66,6 +67,7 @@ conformance!(
     a_waiting_store_can_be_made_due_early_unless_someone_works_on_it,
     credentials_are_kept_sealed_and_dropped_when_deletion_starts,
     a_rotated_token_replaces_the_old_one_and_is_audited,
+    sessions_end_at_logout_at_their_expiry_and_with_their_user_s_token,
     users_are_listed_and_removed_only_once_they_own_no_live_store,
     lists_filter_by_phase_engine_owner_and_name_newest_first_by_default,
     audit_entries_older_than_the_retention_are_pruned,
@@ -92,6 +94,24 @@ fn progress(store: storefleet_domain::Store, next_attempt_at: chrono::DateTime<U
         next_attempt_at,
         attempts: 0,
     }
+}
+
+/// What an orchestrator does at the end of a deletion: claim the (due) store and record it
+/// deleted.
+async fn record_deleted(state: &StateStore, id: uuid::Uuid) {
+    let now = Utc::now();
+    let mut gone = claim(state, "orchestrator", now)
+        .await
+        .into_iter()
+        .find(|w| w.store.id == id)
+        .expect("the store is due")
+        .store;
+    let generation = gone.generation;
+    gone.phase = Phase::Deleted;
+    assert!(state
+        .save_progress("orchestrator", generation, &progress(gone, now), now, true)
+        .await
+        .expect("save"));
 }
 
 fn audit(actor: &str, action: &str) -> AuditEntry {
@@ -297,7 +317,7 @@ async fn the_total_quota_counts_every_owner(state: StateStore) {
     for owner in ["a", "b"] {
         state
             .create_store(
-                new_store(owner, "shop", None),
+                new_store(owner, &format!("shop-{owner}"), None),
                 limits,
                 &audit(owner, "c"),
                 Utc::now(),
@@ -307,7 +327,7 @@ async fn the_total_quota_counts_every_owner(state: StateStore) {
     }
     let refused = state
         .create_store(
-            new_store("c", "shop", None),
+            new_store("c", "shop-c", None),
             limits,
             &audit("c", "c"),
             Utc::now(),
@@ -319,18 +339,74 @@ async fn the_total_quota_counts_every_owner(state: StateStore) {
     );
 }
 
-async fn an_owner_cannot_have_two_live_stores_with_one_name(state: StateStore) {
-    create(&state, "alice", "shop").await;
-    let again = state
-        .create_store(
-            new_store("alice", "shop", None),
-            LIMITS,
-            &audit("alice", "c"),
-            Utc::now(),
-        )
-        .await;
-    assert!(matches!(again, Err(CreateError::NameTaken(_))), "{again:?}");
-    create(&state, "bob", "shop").await;
+async fn a_live_name_belongs_to_one_store_across_all_owners(state: StateStore) {
+    let first = create(&state, "alice", "shop").await;
+    let try_create = |owner: &'static str| {
+        let state = state.clone();
+        async move {
+            state
+                .create_store(
+                    new_store(owner, "shop", None),
+                    LIMITS,
+                    &audit(owner, "store.create"),
+                    Utc::now(),
+                )
+                .await
+        }
+    };
+    let again = try_create("alice").await;
+    assert!(
+        matches!(again, Err(CreateError::NameTaken { yours: true, .. })),
+        "{again:?}"
+    );
+    // Another tenant: the name is its host, so it is taken for everyone, and who has it is
+    // not said.
+    let other = try_create("bob")
+        .await
+        .expect_err("bob cannot take alice's live name");
+    assert!(
+        matches!(other, CreateError::NameTaken { yours: false, .. }),
+        "{other:?}"
+    );
+    assert!(!other.to_string().contains("alice"), "{other}");
+    // While its store is being deleted the host is still in use.
+    state
+        .request_delete(first.id, &audit("alice", "store.delete"), Utc::now())
+        .await
+        .expect("delete");
+    assert!(try_create("bob").await.is_err());
+    record_deleted(&state, first.id).await;
+    // Deleted: the name is free again, for anyone.
+    let second = try_create("bob").await.expect("the name is free again");
+    assert_eq!(second.store.owner, "bob");
+}
+
+async fn twenty_owners_racing_for_one_name_make_one_store(state: StateStore) {
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let owner = format!("owner-{i}");
+                state
+                    .create_store(
+                        new_store(&owner, "popular", None),
+                        LIMITS,
+                        &audit(&owner, "store.create"),
+                        Utc::now(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(CreateError::NameTaken { yours: false, .. }) => {}
+            Err(other) => panic!("unexpected: {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
 }
 
 async fn deleting_twice_changes_nothing_the_second_time(state: StateStore) {
@@ -729,23 +805,76 @@ async fn credentials_are_kept_sealed_and_dropped_when_deletion_starts(state: Sta
         .save_credentials(other.id, "v1.other", Utc::now())
         .await
         .expect("save other"));
-    let now = Utc::now();
-    let mut gone = claim(&state, "orchestrator", now)
-        .await
-        .into_iter()
-        .find(|w| w.store.id == other.id)
-        .expect("the other store is due")
-        .store;
-    let generation = gone.generation;
-    gone.phase = Phase::Deleted;
-    assert!(state
-        .save_progress("orchestrator", generation, &progress(gone, now), now, true)
-        .await
-        .expect("save"));
+    record_deleted(&state, other.id).await;
     assert_eq!(
         state.sealed_credentials(other.id).await.expect("read"),
         None
     );
+}
+
+async fn sessions_end_at_logout_at_their_expiry_and_with_their_user_s_token(state: StateStore) {
+    let alice = state
+        .create_user("alice", Role::User, "hash-alice", Utc::now())
+        .await
+        .expect("alice");
+    let bob = state
+        .create_user("bob", Role::User, "hash-bob", Utc::now())
+        .await
+        .expect("bob");
+    let now = Utc::now();
+    let day = now + Duration::hours(8);
+    for (hash, user) in [("s-a1", &alice), ("s-a2", &alice), ("s-b", &bob)] {
+        state
+            .create_session(hash, user.id, now, day)
+            .await
+            .expect("session");
+    }
+    let user_of = |hash: &'static str, at| {
+        let state = state.clone();
+        async move {
+            state
+                .user_by_session_hash(hash, at)
+                .await
+                .expect("lookup")
+                .map(|u| u.name)
+        }
+    };
+    assert_eq!(user_of("s-a1", now).await.as_deref(), Some("alice"));
+    assert_eq!(user_of("s-b", now).await.as_deref(), Some("bob"));
+    // A token hash is not a session.
+    assert_eq!(user_of("hash-alice", now).await, None);
+    // Expired: gone for lookups, and removed by the next login.
+    assert_eq!(user_of("s-b", day).await, None);
+    // Logout ends one session only.
+    assert!(state.delete_session("s-a1").await.expect("logout"));
+    assert!(!state.delete_session("s-a1").await.expect("twice"));
+    assert_eq!(user_of("s-a1", now).await, None);
+    assert_eq!(user_of("s-a2", now).await.as_deref(), Some("alice"));
+    // A rotated token ends every session of its user, and only those.
+    state
+        .rotate_token("alice", "hash-new", &audit("cli", "user.rotate_token"), now)
+        .await
+        .expect("rotate");
+    assert_eq!(user_of("s-a2", now).await, None);
+    assert_eq!(user_of("s-b", now).await.as_deref(), Some("bob"));
+    // A login after bob's session ended sweeps it away; a removed user's sessions go with it.
+    let later = day + Duration::seconds(1);
+    state
+        .create_session("s-a3", alice.id, later, later + Duration::hours(8))
+        .await
+        .expect("login");
+    let sessions = |counts: Vec<(&str, i64)>| {
+        counts
+            .into_iter()
+            .find(|(table, _)| *table == "sessions")
+            .map(|(_, n)| n)
+    };
+    assert_eq!(sessions(state.row_counts().await.expect("counts")), Some(1));
+    state
+        .remove_user("alice", &audit("cli", "user.remove"), later)
+        .await
+        .expect("remove");
+    assert_eq!(sessions(state.row_counts().await.expect("counts")), Some(0));
 }
 
 async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) {
@@ -923,19 +1052,7 @@ async fn lists_filter_by_phase_engine_owner_and_name_newest_first_by_default(sta
         .request_delete(first.id, &audit("alice", "store.delete"), Utc::now())
         .await
         .expect("delete");
-    let now = Utc::now();
-    let mut gone = claim(&state, "orchestrator", now)
-        .await
-        .into_iter()
-        .find(|w| w.store.id == first.id)
-        .expect("due")
-        .store;
-    let generation = gone.generation;
-    gone.phase = Phase::Deleted;
-    assert!(state
-        .save_progress("orchestrator", generation, &progress(gone, now), now, true)
-        .await
-        .expect("save"));
+    record_deleted(&state, first.id).await;
 
     let query = StoreQuery {
         owner: None,

@@ -138,6 +138,11 @@ pub struct ServerArgs {
         default_value = "127.0.0.1.nip.io"
     )]
     pub store_domain: String,
+    /// Hosts the platform itself answers on (its dashboard and API), comma-separated: a store
+    /// name that would be one of them, or a parent of one, under `--store-domain` is refused,
+    /// as are the built-in reserved names (www, api, admin, storefleet, ...).
+    #[arg(long, env = "STOREFLEET_PLATFORM_HOSTS", value_delimiter = ',')]
+    pub platform_hosts: Vec<String>,
     /// Ingress class of store Ingresses (empty: the cluster default).
     #[arg(long, env = "STOREFLEET_INGRESS_CLASS", default_value = "")]
     pub ingress_class: String,

@@ -143,6 +143,7 @@ fn print_store(store: &Value) {
     println!("owner:      {}", field("owner"));
     println!("engine:     {}  plan: {}", field("engine"), field("plan"));
     println!("phase:      {}", field("phase"));
+    println!("host:       {}", field("host"));
     println!("namespace:  {}", field("namespace"));
     if let Some(message) = store["message"].as_str() {
         println!("message:    {message}");
@@ -254,7 +255,10 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
                     "ID", "NAME", "ENGINE", "PLAN", "PHASE", "OWNER"
                 );
                 if wide {
-                    println!("{head} {:<26} {:<40} MESSAGE", "CREATED", "STOREFRONT");
+                    println!(
+                        "{head} {:<26} {:<44} {:<40} MESSAGE",
+                        "CREATED", "HOST", "STOREFRONT"
+                    );
                 } else {
                     println!("{}", head.trim_end());
                 }
@@ -271,8 +275,9 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
                     );
                     if wide {
                         println!(
-                            "{row} {:<26} {:<40} {}",
+                            "{row} {:<26} {:<44} {:<40} {}",
                             text("created_at"),
+                            text("host"),
                             text("storefront_url"),
                             s["message"].as_str().unwrap_or("")
                         );

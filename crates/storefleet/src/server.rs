@@ -30,7 +30,15 @@ fn non_zero(n: u32) -> NonZeroU32 {
 fn api_config(args: &ServerArgs) -> anyhow::Result<ApiConfig> {
     let trusted_proxies = storefleet_api::client_ip::TrustedProxies::parse(&args.trusted_proxies)
         .context("--trusted-proxies / STOREFLEET_TRUSTED_PROXIES")?;
+    let store_domain = storefleet_domain::StoreDomain::parse(&args.store_domain)
+        .context("--store-domain / STOREFLEET_STORE_DOMAIN")?;
+    let hosts = storefleet_domain::StoreHosts::new(
+        store_domain,
+        !args.tls_issuer.is_empty(),
+        &args.platform_hosts,
+    );
     Ok(ApiConfig {
+        hosts,
         limits: CreateLimits {
             per_user: i64::from(args.max_stores_per_user),
             total: i64::from(args.max_stores_total),
@@ -170,7 +178,13 @@ pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Resul
         shutdown_rx.clone(),
     ));
     if let Some(metrics) = orchestrator_metrics {
-        let settings = cluster_settings(&args)?;
+        let settings = ClusterSettings {
+            installation: state
+                .installation_id()
+                .await
+                .context("reading this installation's id from the state store")?,
+            ..cluster_settings(&args)?
+        };
         let driver = cluster_driver(&args, settings.clone()).await;
         let config = OrchestratorConfig {
             concurrency: usize::from(args.concurrency),
@@ -392,5 +406,31 @@ mod tests {
         let ok = cluster_settings(&serve_args(&["--store-domain", "shops.example.com"]))
             .expect("a usual domain");
         assert_eq!(ok.store_domain, "shops.example.com");
+    }
+
+    #[test]
+    fn the_platform_hosts_reserve_their_store_names_and_tls_makes_urls_https() {
+        let config = api_config(&serve_args(&[
+            "--store-domain",
+            "shops.example.com",
+            "--platform-hosts",
+            "fleet.shops.example.com,api.other.example.org",
+            "--tls-issuer",
+            "letsencrypt",
+        ]))
+        .expect("valid settings");
+        let name = |n: &str| storefleet_domain::StoreName::parse(n).expect("name");
+        assert!(config.hosts.check(&name("fleet")).is_err());
+        assert!(config.hosts.check(&name("other")).is_ok());
+        assert_eq!(
+            config.hosts.url(&name("shop")),
+            "https://shop.shops.example.com/"
+        );
+        // The chart renders an unset list as an empty value.
+        let plain = api_config(&serve_args(&["--platform-hosts", ""])).expect("empty list");
+        assert_eq!(
+            plain.hosts.url(&name("shop")),
+            "http://shop.127.0.0.1.nip.io/"
+        );
     }
 }

@@ -288,9 +288,11 @@ fn lists_print_as_yaml_and_wide_and_the_shells_get_completions() {
     let wide = stdout(&wide);
     let header = wide.lines().next().unwrap_or_default();
     assert!(
-        header.contains("CREATED") && header.contains("STOREFRONT"),
+        header.contains("CREATED") && header.contains("HOST") && header.contains("STOREFRONT"),
         "{wide}"
     );
+    // The host is known from creation, before the store is anywhere.
+    assert!(wide.contains("yaml-1.127.0.0.1.nip.io"), "{wide}");
     let narrow = run(&api, &["store", "list"]);
     assert!(
         !stdout(&narrow).contains("STOREFRONT"),

@@ -16,7 +16,9 @@ use axum::Form;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use storefleet_domain::{Condition, ConditionStatus, ConditionType, Engine, Phase, Plan, Store};
+use storefleet_domain::{
+    Condition, ConditionStatus, ConditionType, Engine, Phase, Plan, Store, StoreHosts,
+};
 use storefleet_state::StoreEvent;
 use uuid::Uuid;
 
@@ -84,6 +86,8 @@ fn failing_step(store: &Store) -> Option<String> {
 struct StoreRow {
     id: String,
     name: String,
+    /// Where the store is served, known from creation.
+    host: String,
     owner: String,
     engine: &'static str,
     plan: &'static str,
@@ -98,11 +102,12 @@ struct StoreRow {
     deletable: bool,
 }
 
-impl From<&Store> for StoreRow {
-    fn from(s: &Store) -> Self {
+impl StoreRow {
+    fn new(s: &Store, hosts: &StoreHosts) -> Self {
         let gone = s.phase == Phase::Deleted;
         Self {
             id: s.id.to_string(),
+            host: hosts.host(&s.name),
             name: s.name.to_string(),
             owner: s.owner.clone(),
             engine: s.engine.as_str(),
@@ -209,7 +214,10 @@ async fn list_page(
     let page = ListPage {
         page: "list",
         user: session.user(),
-        stores: stores.iter().map(StoreRow::from).collect(),
+        stores: stores
+            .iter()
+            .map(|s| StoreRow::new(s, &app.config().hosts))
+            .collect(),
         next_after,
         form,
         idempotency_key: new_idempotency_key(),
@@ -447,7 +455,7 @@ pub(crate) async fn detail(
     let page = DetailPage {
         page: "detail",
         user: session.user(),
-        store: StoreRow::from(&store),
+        store: StoreRow::new(&store, &app.config().hosts),
         namespace: store.namespace.clone(),
         cluster: store.cluster.clone(),
         deadline: time(store.deadline_at),

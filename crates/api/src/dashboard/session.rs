@@ -1,5 +1,7 @@
-//! Dashboard sessions: the login form puts the user's API token in an HttpOnly, SameSite=Strict
-//! cookie, and every form post must carry a CSRF token derived from that cookie.
+//! Dashboard sessions: logging in with an API token opens a server-side session (a random id in
+//! an HttpOnly, SameSite=Strict cookie; only its hash in the database, with its user and end),
+//! so the cookie never holds the permanent token. Logout, a rotated token or a removed user
+//! ends it. Every form post must carry a CSRF token derived from the session id.
 
 use super::{render, PageError};
 use crate::auth::{self, Caller};
@@ -18,17 +20,18 @@ use sha2::{Digest, Sha256};
 /// Double-submit cookie of the login form (there is no session to derive a token from yet).
 const LOGIN_COOKIE: &str = "storefleet_login";
 const LOGIN_FORM_SECONDS: u32 = 3600;
-/// A dashboard session lasts a working day; the API token itself does not expire.
-const SESSION_SECONDS: u32 = 8 * 3600;
+/// A dashboard session lasts a working day (cookie and database row alike); the API token it
+/// was opened with does not expire.
+pub const SESSION_SECONDS: u32 = 8 * 3600;
 /// Domain separation: the CSRF token is useless as anything else and reveals nothing of the
-/// session token (which carries 256 random bits, so a plain hash cannot be reversed).
+/// session id (which carries 256 random bits, so a plain hash cannot be reversed).
 const CSRF_CONTEXT: &[u8] = b"storefleet dashboard csrf v1\0";
 
-/// The CSRF token of the session holding `session_token`.
-pub(crate) fn csrf_token(session_token: &str) -> String {
+/// The CSRF token of the session with this id.
+pub(crate) fn csrf_token(session_id: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(CSRF_CONTEXT);
-    hasher.update(session_token.as_bytes());
+    hasher.update(session_id.as_bytes());
     hex::encode(hasher.finalize())
 }
 
@@ -50,8 +53,8 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, PageError> {
-        let token = auth::session_token(parts).ok_or(PageError::LoggedOut)?;
-        let caller = Caller::from_token(parts, app, token)
+        let session_id = auth::session_token(parts).ok_or(PageError::LoggedOut)?;
+        let caller = Caller::from_session(parts, app, session_id)
             .await
             .map_err(|e| match e {
                 ApiError::Unauthenticated(_) => PageError::LoggedOut,
@@ -59,7 +62,7 @@ impl FromRequestParts<AppState> for Session {
             })?;
         Ok(Session {
             caller,
-            csrf: csrf_token(token),
+            csrf: csrf_token(session_id),
         })
     }
 }
@@ -224,6 +227,17 @@ pub(crate) async fn login(
         let error = Some("unknown API token");
         return Ok(login_form(StatusCode::UNAUTHORIZED, nonce, error, secure));
     };
+    let session_id = auth::generate_session_id();
+    let now = chrono::Utc::now();
+    app.state()
+        .create_session(
+            &auth::hash_token(&session_id),
+            user.id,
+            now,
+            now + chrono::Duration::seconds(i64::from(SESSION_SECONDS)),
+        )
+        .await
+        .map_err(ApiError::from)?;
     tracing::info!(user = %user.name, "dashboard login");
     let mut response = Redirect::to("/").into_response();
     let headers = response.headers_mut();
@@ -231,7 +245,7 @@ pub(crate) async fn login(
         header::SET_COOKIE,
         cookie(
             auth::session_cookie_name(secure),
-            token,
+            &session_id,
             "/",
             SESSION_SECONDS,
             secure,
@@ -250,12 +264,21 @@ pub(crate) struct CsrfOnly {
 }
 
 pub(crate) async fn logout(
+    State(app): State<AppState>,
     session: Session,
     headers: HeaderMap,
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     session.check_form(&headers, form.csrf.as_deref())?;
+    // The session ends on the server, not only in this browser: a copied cookie dies with it.
+    if let auth::Credential::Session(hash) = &session.caller.credential {
+        app.state()
+            .delete_session(hash)
+            .await
+            .map_err(ApiError::from)?;
+        app.forget_tokens();
+    }
     let mut response = Redirect::to("/login").into_response();
     for clear in clear_session_cookies() {
         response.headers_mut().append(header::SET_COOKIE, clear);

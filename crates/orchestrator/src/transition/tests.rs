@@ -230,7 +230,9 @@ fn a_transient_error_backs_off_and_says_which_attempt_it_was() {
         let t = turn(
             provisioning(3).build(),
             Step::Provision(ConditionType::WorkloadsReady),
-            StepOutcome::Error(ClusterError::Unavailable("connection refused".into())),
+            StepOutcome::Error(ClusterError::Unavailable(
+                "tcp connect error: Connection refused to 10.96.0.1:443".into(),
+            )),
             before,
         );
         assert_eq!(t.attempts, attempt);
@@ -243,7 +245,7 @@ fn a_transient_error_backs_off_and_says_which_attempt_it_was() {
             "attempt {attempt} waits {delay} s, watching nothing"
         );
         let want = format!(
-            "workloads failed: Kubernetes API unavailable: connection refused; attempt {attempt}, retrying in {delay} s"
+            "workloads failed: the cluster is unreachable; attempt {attempt}, retrying in {delay} s"
         );
         assert_eq!(t.store.message.as_deref(), Some(want.as_str()));
         assert_eq!(reasons(&t), vec![(EventKind::Warning, "StepFailed")]);
@@ -259,6 +261,64 @@ fn a_transient_error_backs_off_and_says_which_attempt_it_was() {
     }
 }
 
+/// The tenant sees a reason from a closed set; the cluster's own text (service accounts,
+/// addresses, paths, other objects) never reaches the store's message, condition or events.
+#[test]
+fn a_failed_step_shows_the_tenant_a_classified_reason_never_the_raw_error() {
+    let raw = [
+        (
+            ClusterError::Rejected(
+                "pods \"medusa-0\" is forbidden: exceeded quota: store, requested: limits.memory=4Gi"
+                    .into(),
+            ),
+            "the store's resource quota does not allow it",
+        ),
+        (
+            ClusterError::Rejected(
+                "rolebindings is forbidden: User \"system:serviceaccount:storefleet:storefleet-orchestrator\" cannot create"
+                    .into(),
+            ),
+            "the cluster did not permit the platform to do it",
+        ),
+        (
+            ClusterError::Helm("Error: INSTALLATION FAILED: template: medusa/templates/server.yaml:7".into()),
+            "the cluster refused the store's release",
+        ),
+        (
+            ClusterError::Helm("helm upgrade timed out after 300 s".into()),
+            "timed out waiting for the cluster",
+        ),
+    ];
+    for (error, want) in raw {
+        let leak = error.to_string();
+        let t = turn(
+            provisioning(2).build(),
+            Step::Provision(ConditionType::ReleaseInstalled),
+            StepOutcome::Error(error),
+            0,
+        );
+        let message = t.store.message.clone().unwrap_or_default();
+        assert_eq!(
+            message,
+            format!("release failed: {want}; attempt 1, retrying in 1 s")
+        );
+        let condition = t
+            .store
+            .conditions
+            .get(ConditionType::ReleaseInstalled)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        for shown in [&message, &condition, &t.events[0].message] {
+            for fragment in ["serviceaccount", "medusa-0", "templates/", "300 s", "4Gi"] {
+                assert!(
+                    !shown.contains(fragment),
+                    "{fragment:?} leaked from {leak:?}: {shown}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_fatal_outcome_fails_and_settles_the_store() {
     let store = provisioning(2).generation(3).build();
@@ -267,12 +327,15 @@ fn a_fatal_outcome_fails_and_settles_the_store() {
         Step::Provision(ConditionType::ReleaseInstalled),
         StepOutcome::Fatal {
             reason: "ReleaseImpossible",
-            message: "chart nope not found".into(),
+            message: "engine chart /opt/storefleet/charts/nope not found".into(),
         },
         4,
     );
     assert_eq!(t.store.phase, Phase::Failed);
-    assert_eq!(t.store.message.as_deref(), Some("chart nope not found"));
+    let want =
+        "release failed: the platform cannot install this engine; its operator has been told";
+    assert_eq!(t.store.message.as_deref(), Some(want));
+    assert_eq!(t.events[0].message, want);
     assert_eq!(t.store.observed_generation, 3);
     assert_eq!(t.attempts, 0);
     assert_eq!(t.next, Next::Settle);

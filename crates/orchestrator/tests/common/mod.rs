@@ -55,6 +55,7 @@ pub async fn env_with_charts(test: &str, charts_dir: PathBuf) -> Option<Env> {
         .expect("state");
     let settings = ClusterSettings {
         instance: format!("test-{test}"),
+        installation: state.installation_id().await.expect("installation id"),
         ..ClusterSettings::default()
     };
     let helm = Helm::new(

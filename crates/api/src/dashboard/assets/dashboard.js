@@ -232,6 +232,7 @@
       const name = row.querySelector('a.store-name');
       name.href = '/stores/' + encodeURIComponent(store.id);
       name.textContent = store.name;
+      setText(row, 'host', store.host || '');
       setText(row, 'owner', store.owner || '');
       setText(row, 'engine', store.engine);
       setText(row, 'plan', store.plan);
