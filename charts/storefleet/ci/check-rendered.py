@@ -26,9 +26,10 @@ For RBAC:
 
 With `--engine FILE` (repeatable: a rendering of an engine chart such as
 charts/medusa), it also checks that storefleet-store-admin, from the platform input,
-lets helm manage every kind that engine chart contains (get list watch create patch
-delete on its resource) and that none of them is cluster-scoped, so the role and the
-engine charts cannot drift apart.
+covers every kind that engine chart contains (get list watch create patch delete on its
+resource) and that none of them is cluster-scoped. helm itself runs as the store
+deployer, whose Role the orchestrator creates per store; RBAC's escalation check lets it
+do so only for rights storefleet-store-admin holds, so the two cannot drift apart.
 
 Exit status 0 when every rule holds, 1 otherwise (each failure is printed), 2 on bad
 input. `--self-test` runs the rules over built-in bad manifests and checks that each

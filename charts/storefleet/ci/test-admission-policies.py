@@ -50,7 +50,11 @@ def rb(kind: str, name: str, subjects: list | None) -> dict:
 
 def main() -> int:
     objs = check_rendered.load_documents(open(sys.argv[1]).read() if len(sys.argv) > 1 else sys.stdin.read())
-    policies = {o["metadata"]["name"]: o for o in objs if o.get("kind") == "ValidatingAdmissionPolicy"}
+    # The orchestrator's own fences. The store-isolation and store-pod-security policies
+    # (everyone but the orchestrator, with variables and selectors this stand-in does not
+    # model) are exercised on a real API server: crates/cluster/tests/platform_rbac.rs.
+    policies = {o["metadata"]["name"]: o for o in objs if o.get("kind") == "ValidatingAdmissionPolicy"
+                and "-orchestrator-" in o["metadata"]["name"]}
     by_resource = {}
     for p in policies.values():
         for rule in p["spec"]["matchConstraints"]["resourceRules"]:

@@ -64,8 +64,9 @@ for entry in "${variants[@]}"; do
 done
 
 step "storefleet-store-admin covers the engine charts"
-# helm runs as the orchestrator inside a store namespace: every kind an engine chart
-# renders must be allowed by storefleet-store-admin there.
+# helm runs as the store deployer, whose Role the orchestrator creates in each store
+# namespace; RBAC's escalation check lets it do so only for rights it holds itself, so
+# storefleet-store-admin must allow every kind an engine chart renders.
 ROOT=$(cd "$CHART/.." && pwd)
 engines=()
 for engine in woocommerce medusa; do
@@ -106,6 +107,8 @@ refuse "unknown top-level key (typo)" --set orchestartor.replicas=2
 refuse "a trusted proxy that is not an address or CIDR range" --set "api.trustedProxies={0.0.0.0/0 everyone}"
 refuse "the removed trustForwardedFor switch (trust needs named proxies)" --set api.trustForwardedFor=true
 refuse "an audit log kept for zero days" --set auditRetentionDays=0
+refuse "admission policies off while the orchestrator's cluster-wide rules are on" --set admissionPolicies.enabled=false
+refuse "an ingress peer that is a whole namespace (no pod labels)" --set "stores.ingressFrom[0].namespace=kube-system" --set "stores.ingressFrom[0].podLabels=null"
 
 echo
 if [[ $failed == 0 ]]; then echo "verify: all chart checks passed"; else echo "verify: FAILED"; fi

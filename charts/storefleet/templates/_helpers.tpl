@@ -22,6 +22,38 @@
      the orchestrator's `bind` right and the admission policies name it. */}}
 {{- define "storefleet.storeAdminRole" -}}storefleet-store-admin{{- end }}
 
+{{/* The user helm impersonates in store namespaces (the orchestrator's fixed default):
+     the engine charts run with only the rights of the Role the orchestrator binds to it
+     there, never with the orchestrator's. */}}
+{{- define "storefleet.storeDeployer" -}}storefleet-store-deployer{{- end }}
+
+{{/* The Kubernetes API server's addresses as comma-separated CIDRs: networkPolicy.kubeApi.cidrs,
+     else looked up at install time (EndpointSlice + Service IP), else empty (helm template). */}}
+{{- define "storefleet.kubeApiCidrs" -}}
+{{- $cidrs := list }}
+{{- range .Values.networkPolicy.kubeApi.cidrs }}{{ $cidrs = append $cidrs . }}{{ end }}
+{{- if not $cidrs }}
+{{- with lookup "discovery.k8s.io/v1" "EndpointSlice" "default" "kubernetes" }}
+{{- range .endpoints }}{{ range .addresses }}
+{{- $cidrs = append $cidrs (ternary (printf "%s/128" .) (printf "%s/32" .) (contains ":" .)) }}
+{{- end }}{{ end }}
+{{- end }}
+{{- with lookup "v1" "Service" "default" "kubernetes" }}
+{{- with .spec.clusterIP }}{{ $cidrs = append $cidrs (ternary (printf "%s/128" .) (printf "%s/32" .) (contains ":" .)) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- join "," (uniq $cidrs) }}
+{{- end }}
+
+{{/* The admission policies are what fence the orchestrator's cluster-wide rights (which
+     namespaces, which role bindings) and keep store isolation objects the orchestrator's
+     alone. Without them those rights reach every namespace of the cluster: refuse. */}}
+{{- define "storefleet.validateAdmission" -}}
+{{- if and .Values.rbac.create (not .Values.admissionPolicies.enabled) }}
+{{- fail "admissionPolicies.enabled=false with rbac.create=true: the orchestrator's cluster-wide rights (namespaces, role bindings, impersonating the store deployer) are fenced only by the admission policies; keep them on, or set rbac.create=false and grant narrower rights yourself" }}
+{{- end }}
+{{- end }}
+
 {{/* Label every store namespace carries; the admission policies key on it. */}}
 {{- define "storefleet.managedLabelKey" -}}app.kubernetes.io/managed-by{{- end }}
 {{- define "storefleet.managedLabelValue" -}}storefleet{{- end }}
@@ -201,4 +233,15 @@ readinessProbe:
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpVolume.sizeLimit }}
+{{- end }}
+
+{{/* stores.ingressFrom as the orchestrator reads it: NAMESPACE:KEY=VALUE[,KEY=VALUE];... */}}
+{{- define "storefleet.storeIngressFrom" -}}
+{{- $peers := list }}
+{{- range .Values.stores.ingressFrom }}
+{{- $labels := list }}
+{{- range $k, $v := .podLabels }}{{ $labels = append $labels (printf "%s=%s" $k $v) }}{{ end }}
+{{- $peers = append $peers (printf "%s:%s" .namespace (join "," $labels)) }}
+{{- end }}
+{{- join ";" $peers }}
 {{- end }}

@@ -11,14 +11,14 @@ use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
-use storefleet_domain::Store;
+use storefleet_domain::{Engine, Store};
 
 /// Private and link-local ranges a store may not reach: the cluster's own network and the
 /// cloud metadata endpoint stay out of reach of a compromised store.
@@ -30,6 +30,34 @@ pub const PRIVATE_RANGES: [&str; 6] = [
     "100.64.0.0/10",
     "127.0.0.0/8",
 ];
+
+/// Cloud instance-metadata and host-agent addresses (AWS IMDS, ECS task and EKS pod
+/// identity agents; GCP, Azure, DigitalOcean, Hetzner, OpenStack; Azure WireServer; Oracle's
+/// legacy endpoint; Alibaba; Tencent). Credentials of the node live behind them. Most lie in
+/// [`PRIVATE_RANGES`] already; every one is excepted by name anyway, so no rule can reach one
+/// by a change to the ranges. Store pods have no IPv6 egress rule at all, which keeps the IPv6
+/// ones (`fd00:ec2::254`, `fd00:ec2::23`, GCP's `fd20:ce::254`) out of reach.
+pub const CLOUD_METADATA: [&str; 8] = [
+    "169.254.169.254/32",
+    "169.254.170.2/32",
+    "169.254.170.23/32",
+    "169.254.0.23/32",
+    "100.100.100.200/32",
+    "168.63.129.16/32",
+    "192.0.0.192/32",
+    "169.254.169.123/32",
+];
+
+/// Pod Security Standard a store namespace enforces for `engine`: the strictest level every
+/// pod of that engine's chart passes (proved on a real API server in `tests/store_fence.rs`).
+/// WordPress runs as uid 33 with the "safe" sysctl `net.ipv4.ip_unprivileged_port_start` to
+/// bind port 80 (`wordpress.rootless`, the chart's default), so both engines pass `restricted`;
+/// the chart's `rootless: false` mode (root, seven capabilities) would need `baseline`.
+pub fn pod_security_level(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Woocommerce | Engine::Medusa => "restricted",
+    }
+}
 
 pub fn labels(store: &Store) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -53,6 +81,19 @@ pub fn namespace(store: &Store, settings: &ClusterSettings) -> Namespace {
     labels.insert(INSTANCE_LABEL.to_owned(), settings.instance.clone());
     if !settings.installation.is_empty() {
         labels.insert(INSTALLATION_LABEL.to_owned(), settings.installation.clone());
+    }
+    // Pod Security admission: refuse pods below the engine's level; warn and audit below
+    // `restricted` whatever the engine, so a laxer engine still shows what it lacks.
+    let level = pod_security_level(store.engine);
+    for (mode, level) in [
+        ("enforce", level),
+        ("warn", "restricted"),
+        ("audit", "restricted"),
+    ] {
+        labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            level.to_owned(),
+        );
     }
     Namespace {
         metadata: ObjectMeta {
@@ -135,6 +176,17 @@ fn namespace_peer(names: &[String]) -> NetworkPolicyPeer {
     }
 }
 
+/// Pods with all of `labels` in the namespace `namespace`.
+fn pods_in(namespace: &str, labels: &BTreeMap<String, String>) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(labels.clone()),
+            ..LabelSelector::default()
+        }),
+        ..namespace_peer(&[namespace.to_owned()])
+    }
+}
+
 fn same_namespace_peer() -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(LabelSelector::default()),
@@ -142,8 +194,47 @@ fn same_namespace_peer() -> NetworkPolicyPeer {
     }
 }
 
-/// Deny everything, then allow: traffic inside the namespace, ingress from the ingress
-/// controller and the platform, egress to DNS and to the public internet minus private ranges.
+fn tcp_port(port: i32) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(port)),
+        protocol: Some("TCP".to_owned()),
+        ..NetworkPolicyPort::default()
+    }
+}
+
+fn ip_block(cidr: &str, except: &[&str]) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.to_owned(),
+            except: (!except.is_empty()).then(|| except.iter().map(|r| (*r).to_owned()).collect()),
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// The [`CLOUD_METADATA`] addresses strictly inside `cidr` (an `except` must be), so a
+/// broad API range such as `0.0.0.0/0` (k3d, whose node address moves) still excludes them.
+fn metadata_inside(cidr: &str) -> Vec<&'static str> {
+    let Ok(net) = cidr.parse::<ipnet::IpNet>() else {
+        return Vec::new();
+    };
+    CLOUD_METADATA
+        .iter()
+        .copied()
+        .filter(|m| {
+            m.parse::<ipnet::IpNet>()
+                .is_ok_and(|m| net.contains(&m) && net.prefix_len() < m.prefix_len())
+        })
+        .collect()
+}
+
+/// Label of the platform's orchestrator pods (the platform chart's component label): the
+/// only platform pods that reach a store (its order check through the Service).
+pub const ORCHESTRATOR_POD_LABEL: (&str, &str) = ("app.kubernetes.io/component", "orchestrator");
+
+/// Deny everything, then allow: traffic inside the namespace; in, on the engine's web port
+/// only, from the ingress controller's pods and the platform's orchestrator; out, to DNS and
+/// to the public internet minus private ranges and cloud metadata addresses.
 pub fn network_policies(store: &Store, settings: &ClusterSettings) -> Vec<NetworkPolicy> {
     let deny = NetworkPolicy {
         metadata: meta(store, "default-deny-all"),
@@ -158,19 +249,36 @@ pub fn network_policies(store: &Store, settings: &ClusterSettings) -> Vec<Networ
         protocol: Some(protocol.to_owned()),
         ..NetworkPolicyPort::default()
     };
+    let orchestrator = BTreeMap::from([(
+        ORCHESTRATOR_POD_LABEL.0.to_owned(),
+        ORCHESTRATOR_POD_LABEL.1.to_owned(),
+    )]);
+    let mut web_peers: Vec<NetworkPolicyPeer> = settings
+        .ingress_from
+        .iter()
+        .map(|peer| pods_in(&peer.namespace, &peer.pod_labels))
+        .collect();
+    web_peers.push(pods_in(&settings.platform_namespace, &orchestrator));
+    let internet_except: Vec<&str> = PRIVATE_RANGES
+        .iter()
+        .chain(CLOUD_METADATA.iter())
+        .copied()
+        .collect();
     let allow = NetworkPolicy {
         metadata: meta(store, "storefleet-allow"),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
             policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![
-                    same_namespace_peer(),
-                    namespace_peer(&settings.ingress_namespaces),
-                    namespace_peer(std::slice::from_ref(&settings.platform_namespace)),
-                ]),
-                ..NetworkPolicyIngressRule::default()
-            }]),
+            ingress: Some(vec![
+                NetworkPolicyIngressRule {
+                    from: Some(vec![same_namespace_peer()]),
+                    ..NetworkPolicyIngressRule::default()
+                },
+                NetworkPolicyIngressRule {
+                    from: Some(web_peers),
+                    ports: Some(vec![tcp_port(i32::from(crate::web_port(store.engine)))]),
+                },
+            ]),
             egress: Some(vec![
                 NetworkPolicyEgressRule {
                     to: Some(vec![same_namespace_peer()]),
@@ -181,25 +289,23 @@ pub fn network_policies(store: &Store, settings: &ClusterSettings) -> Vec<Networ
                     ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
                 },
                 NetworkPolicyEgressRule {
-                    to: Some(vec![NetworkPolicyPeer {
-                        ip_block: Some(IPBlock {
-                            cidr: "0.0.0.0/0".to_owned(),
-                            except: Some(PRIVATE_RANGES.iter().map(|r| (*r).to_owned()).collect()),
-                        }),
-                        ..NetworkPolicyPeer::default()
-                    }]),
+                    to: Some(vec![ip_block("0.0.0.0/0", &internet_except)]),
                     ..NetworkPolicyEgressRule::default()
                 },
             ]),
         }),
     };
     // The engine's setup Job writes its outputs (Medusa's publishable key) through the API
-    // server, whose address is private. Only pods that carry this label may reach it, and only
-    // on the API server's ports.
-    let api_port = |port: i32| NetworkPolicyPort {
-        port: Some(IntOrString::Int(port)),
-        protocol: Some("TCP".to_owned()),
-        ..NetworkPolicyPort::default()
+    // server, whose address is private. Only pods that carry this label may reach it: its
+    // addresses when they are known, else any address but the metadata ones, on its ports.
+    let api_peers = if settings.kube_api_cidrs.is_empty() {
+        vec![ip_block("0.0.0.0/0", &CLOUD_METADATA)]
+    } else {
+        settings
+            .kube_api_cidrs
+            .iter()
+            .map(|cidr| ip_block(cidr, &metadata_inside(cidr)))
+            .collect()
     };
     let kube_api = NetworkPolicy {
         metadata: meta(store, "storefleet-allow-kube-api"),
@@ -213,14 +319,8 @@ pub fn network_policies(store: &Store, settings: &ClusterSettings) -> Vec<Networ
             }),
             policy_types: Some(vec!["Egress".to_owned()]),
             egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    ip_block: Some(IPBlock {
-                        cidr: "0.0.0.0/0".to_owned(),
-                        except: None,
-                    }),
-                    ..NetworkPolicyPeer::default()
-                }]),
-                ports: Some(vec![api_port(443), api_port(6443)]),
+                to: Some(api_peers),
+                ports: Some(vec![tcp_port(443), tcp_port(6443)]),
             }]),
             ..NetworkPolicySpec::default()
         }),
@@ -245,6 +345,64 @@ pub fn role_binding(store: &Store, settings: &ClusterSettings) -> RoleBinding {
             kind: "ServiceAccount".to_owned(),
             name: sa_name.clone(),
             namespace: Some(sa_namespace.clone()),
+            ..Subject::default()
+        }]),
+    }
+}
+
+/// Name of the Role (and its RoleBinding) the engine charts are installed under.
+pub const DEPLOYER_ROLE: &str = "storefleet-store-deployer";
+
+/// What helm may do in a store namespace, impersonating [`ClusterSettings::store_deployer`]:
+/// the kinds the engine charts render (checked by `tests/engine_charts.rs`) and helm's release
+/// records (Secrets). No NetworkPolicies, ResourceQuotas, LimitRanges or Pods: a chart cannot
+/// open the fence, lift the quota or start a pod outside a workload. Roles and RoleBindings
+/// stay (Medusa's setup Job gets one Secret through them): RBAC's escalation check caps what a
+/// chart's Role grants at these rules, and binding a ClusterRole needs rights it lacks.
+pub fn deployer_role(store: &Store) -> Role {
+    let all = [
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
+    let rule = |group: &str, resources: &[&str]| PolicyRule {
+        api_groups: Some(vec![group.to_owned()]),
+        resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
+        verbs: all.iter().map(|v| (*v).to_owned()).collect(),
+        ..PolicyRule::default()
+    };
+    Role {
+        metadata: meta(store, DEPLOYER_ROLE),
+        rules: Some(vec![
+            rule(
+                "",
+                &[
+                    "secrets",
+                    "configmaps",
+                    "services",
+                    "persistentvolumeclaims",
+                    "serviceaccounts",
+                ],
+            ),
+            rule("apps", &["deployments", "statefulsets"]),
+            rule("batch", &["jobs"]),
+            rule("networking.k8s.io", &["ingresses"]),
+            rule("rbac.authorization.k8s.io", &["roles", "rolebindings"]),
+        ]),
+    }
+}
+
+/// Binds [`deployer_role`] to the user helm impersonates, in this namespace only.
+pub fn deployer_role_binding(store: &Store, settings: &ClusterSettings) -> RoleBinding {
+    RoleBinding {
+        metadata: meta(store, DEPLOYER_ROLE),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "Role".to_owned(),
+            name: DEPLOYER_ROLE.to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "User".to_owned(),
+            name: settings.store_deployer.clone(),
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
             ..Subject::default()
         }]),
     }

@@ -21,6 +21,8 @@ pub struct Helm {
     pub charts_dir: PathBuf,
     /// Passed to helm as `KUBECONFIG` so it talks to the same cluster as the driver.
     pub kubeconfig: Option<PathBuf>,
+    /// The user every helm command impersonates (`--kube-as-user`), when set.
+    as_user: Option<String>,
     /// Caps helm processes across all passes, apart from how many stores are worked on at once:
     /// helm is CPU- and memory-bound, most other steps are waiting.
     processes: std::sync::Arc<tokio::sync::Semaphore>,
@@ -46,8 +48,16 @@ impl Helm {
             binary,
             charts_dir,
             kubeconfig,
+            as_user: None,
             processes,
         }
+    }
+
+    /// Run every helm command as `user` (Kubernetes impersonation): a release then has that
+    /// user's rights in its namespace, not those of the credentials helm authenticates with.
+    pub fn impersonating(mut self, user: &str) -> Self {
+        self.as_user = Some(user.to_owned());
+        self
     }
 
     async fn run(&self, args: &[&str]) -> Result<String, ClusterError> {
@@ -57,8 +67,11 @@ impl Helm {
             .await
             .map_err(|_| ClusterError::Helm("helm process limiter closed".to_owned()))?;
         let mut command = Command::new(&self.binary);
+        command.args(args);
+        if let Some(user) = &self.as_user {
+            command.args(["--kube-as-user", user]);
+        }
         command
-            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

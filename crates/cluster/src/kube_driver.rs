@@ -13,7 +13,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{
     Api, DeleteParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent,
     WatchParams,
@@ -30,7 +30,9 @@ pub struct KubeDriver {
 }
 
 impl KubeDriver {
+    /// Helm acts as `settings.store_deployer` (impersonated), never with this client's rights.
     pub fn new(client: Client, settings: ClusterSettings, helm: Helm) -> Self {
+        let helm = helm.impersonating(&settings.store_deployer);
         Self {
             client,
             settings,
@@ -127,6 +129,45 @@ impl KubeDriver {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The API server's addresses as a pod reaches them: the `kubernetes` Service's cluster IP and
+/// its endpoints (most CNIs match egress after the Service's DNAT), as /32 or /128 ranges.
+/// Empty, with a warning, when they cannot be read (an in-cluster orchestrator has no right to
+/// read `default`: the platform chart passes them in `--kube-api-cidrs`).
+pub async fn kube_api_addresses(client: &Client) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let service = Api::<Service>::namespaced(client.clone(), "default")
+        .get("kubernetes")
+        .await;
+    let slices = Api::<EndpointSlice>::namespaced(client.clone(), "default")
+        .list(&ListParams::default().labels("kubernetes.io/service-name=kubernetes"))
+        .await;
+    let (service, slices) = match (service, slices) {
+        (Ok(service), Ok(slices)) => (service, slices),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot read the API server's addresses; store setup Jobs may reach any address but cloud metadata on ports 443/6443 (set --kube-api-cidrs)");
+            return Vec::new();
+        }
+    };
+    let mut addresses: Vec<String> = service.spec.and_then(|s| s.cluster_ips).unwrap_or_default();
+    for slice in slices.items {
+        for endpoint in slice.endpoints {
+            addresses.extend(endpoint.addresses);
+        }
+    }
+    let mut cidrs: Vec<String> = addresses
+        .iter()
+        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+        .map(|ip| match ip {
+            std::net::IpAddr::V4(_) => format!("{ip}/32"),
+            std::net::IpAddr::V6(_) => format!("{ip}/128"),
+        })
+        .collect();
+    cidrs.sort();
+    cidrs.dedup();
+    cidrs
 }
 
 fn deployment_ready(d: &Deployment) -> bool {
@@ -269,6 +310,11 @@ impl ClusterDriver for KubeDriver {
     async fn apply_guardrails(&self, store: &Store) -> Result<(), ClusterError> {
         // The RoleBinding first: in a least-privilege install it is what grants the rest.
         self.apply::<RoleBinding>(&build::role_binding(store, &self.settings))
+            .await?;
+        // What helm may do here, as the impersonated deployer: before the release, after the
+        // binding that lets the orchestrator grant it (RBAC's escalation check).
+        self.apply::<Role>(&build::deployer_role(store)).await?;
+        self.apply::<RoleBinding>(&build::deployer_role_binding(store, &self.settings))
             .await?;
         self.apply::<ResourceQuota>(&build::resource_quota(store))
             .await?;

@@ -8,8 +8,11 @@ pub mod build;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 pub mod helm;
+mod ingress_peer;
 pub mod kube_driver;
 mod latest;
+
+pub use ingress_peer::IngressPeer;
 
 use async_trait::async_trait;
 use storefleet_domain::Store;
@@ -50,8 +53,16 @@ pub struct ClusterSettings {
     pub store_admin_role: String,
     /// Namespace of the platform, allowed into store namespaces (order checks).
     pub platform_namespace: String,
-    /// Namespaces whose pods may reach store pods (the ingress controller's).
-    pub ingress_namespaces: Vec<String>,
+    /// The ingress controller's pods: the only pods outside the store and the platform that
+    /// may reach a store, and only on its web port.
+    pub ingress_from: Vec<IngressPeer>,
+    /// The Kubernetes API server's addresses (CIDRs), the only private addresses a store pod
+    /// that needs the API (label [`build::KUBE_API_ACCESS_LABEL`]) may reach. Empty: not
+    /// known, that pod may reach any address but the cloud metadata ones on the API ports.
+    pub kube_api_cidrs: Vec<String>,
+    /// The user helm impersonates in store namespaces: the engine charts run with only the
+    /// rights of [`build::deployer_role`], never the orchestrator's.
+    pub store_deployer: String,
     /// How the orchestrator reaches a store for its test order.
     pub order_check_via: OrderCheckVia,
 }
@@ -69,6 +80,15 @@ pub enum OrderCheckVia {
     /// on a host that routes the Service network (the node itself, e.g. `serve` on a single
     /// k3s node, where no DNS resolves Service names).
     ServiceIp,
+}
+
+/// The port the engine's web pods listen on (the container port behind
+/// [`storefront_service`]): the only port the ingress controller and the platform may reach.
+pub fn web_port(engine: storefleet_domain::Engine) -> u16 {
+    match engine {
+        storefleet_domain::Engine::Woocommerce => 80,
+        storefleet_domain::Engine::Medusa => 9000,
+    }
 }
 
 /// The engine's Service that serves its storefront API, and its port.
@@ -93,11 +113,9 @@ impl Default for ClusterSettings {
             ),
             store_admin_role: "storefleet-store-admin".to_owned(),
             platform_namespace: "storefleet".to_owned(),
-            ingress_namespaces: vec![
-                "kube-system".to_owned(),
-                "ingress-nginx".to_owned(),
-                "traefik".to_owned(),
-            ],
+            ingress_from: IngressPeer::defaults(),
+            kube_api_cidrs: Vec::new(),
+            store_deployer: "storefleet-store-deployer".to_owned(),
             order_check_via: OrderCheckVia::default(),
         }
     }

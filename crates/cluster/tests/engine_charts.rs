@@ -265,3 +265,71 @@ fn quantities_parse_like_kubernetes() {
     assert_eq!(quantity("1Gi"), 1073741824.0);
     assert_eq!(quantity("64Mi"), 67108864.0);
 }
+
+/// The API group and plural resource of a kind the engine charts render.
+fn resource_of(api_version: &str, kind: &str) -> (String, String) {
+    let group = api_version
+        .rsplit_once('/')
+        .map_or("", |(g, _)| g)
+        .to_owned();
+    let plural = match kind {
+        "Ingress" => "ingresses".to_owned(),
+        "NetworkPolicy" => "networkpolicies".to_owned(),
+        other => format!("{}s", other.to_lowercase()),
+    };
+    (group, plural)
+}
+
+#[test]
+fn the_store_deployer_may_create_every_kind_an_engine_renders_and_web_pods_serve_the_web_port() {
+    let Some(helm) = storefleet_testkit::helm_binary() else {
+        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = storefleet_domain::fixtures::StoreBuilder::new("demo-shop").build();
+    let rules = storefleet_cluster::build::deployer_role(&store)
+        .rules
+        .expect("rules");
+    for engine in Engine::ALL {
+        let rendered = render(&helm, engine, Plan::Small, dir.path());
+        let mut web_ports = Vec::new();
+        for doc in serde_yaml_ng::Deserializer::from_str(&rendered) {
+            let value = serde_json::Value::deserialize(doc).expect("yaml");
+            if !value.is_object() {
+                continue;
+            }
+            let kind = value["kind"].as_str().expect("kind");
+            let (group, resource) =
+                resource_of(value["apiVersion"].as_str().expect("apiVersion"), kind);
+            let allowed = rules.iter().any(|r| {
+                r.api_groups.iter().flatten().any(|g| *g == group)
+                    && r.resources.iter().flatten().any(|res| *res == resource)
+                    && ["create", "patch", "update", "delete", "get"]
+                        .iter()
+                        .all(|v| r.verbs.iter().any(|have| have == v))
+            });
+            assert!(
+                allowed,
+                "{engine}: the store deployer may not manage {kind} ({group}/{resource})"
+            );
+            let containers = value
+                .pointer("/spec/template/spec/containers")
+                .and_then(|c| c.as_array())
+                .cloned()
+                .unwrap_or_default();
+            for container in containers {
+                for port in container["ports"].as_array().cloned().unwrap_or_default() {
+                    if port["name"] == "http" {
+                        web_ports.push(port["containerPort"].as_u64().expect("port"));
+                    }
+                }
+            }
+        }
+        web_ports.dedup();
+        assert_eq!(
+            web_ports,
+            vec![u64::from(storefleet_cluster::web_port(engine))],
+            "{engine}: the web pods' `http` port is the one store NetworkPolicies open"
+        );
+    }
+}

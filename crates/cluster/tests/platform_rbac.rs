@@ -17,7 +17,10 @@ use chrono::Utc;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicySpec,
+};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{
@@ -42,6 +45,7 @@ const STORE_NS_2: &str = "store-rbac-bbbbbb";
 const UNLABELLED_NS: &str = "store-rbac-cccccc";
 const OTHER_TENANT_NS: &str = "tenant-other";
 const STORE_ADMIN: &str = "storefleet-store-admin";
+const DEPLOYER: &str = "storefleet-store-deployer";
 const TEST_MANAGER: &str = "storefleet-platform-rbac-test";
 
 /// The kinds of the chart this test applies: identities, RBAC and admission. Workloads,
@@ -345,6 +349,7 @@ fn matrix() -> Vec<Row> {
             true,
         ),
         row("impersonate", "", "serviceaccounts", None, false),
+        row("impersonate", "", "groups", None, false),
         row(
             "create",
             "",
@@ -366,6 +371,15 @@ fn matrix() -> Vec<Row> {
             None,
             true,
         )
+    });
+    // helm's identity in store namespaces, and no other user.
+    rows.push(Row {
+        name: Some(DEPLOYER),
+        ..row("impersonate", "", "users", None, true)
+    });
+    rows.push(Row {
+        name: Some("admin"),
+        ..row("impersonate", "", "users", None, false)
     });
     rows.push(Row {
         name: Some("cluster-admin"),
@@ -575,6 +589,111 @@ impl Attempt {
     }
 }
 
+/// Inside a store namespace the orchestrator provisioned ({STORE_NS_2}): nobody else, not a
+/// cluster admin and not helm's deployer identity, changes its isolation objects.
+async fn fence_attempts(kubeconfig: &Path, admin: &Client, attempts: &mut Vec<Attempt>) {
+    let isolation = "storefleet-store-isolation";
+    let pod_security = "storefleet-store-pod-security";
+    let open = NetworkPolicy {
+        metadata: ObjectMeta {
+            name: Some("allow-everything".to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(NetworkPolicySpec {
+            ingress: Some(vec![NetworkPolicyIngressRule::default()]),
+            ..NetworkPolicySpec::default()
+        }),
+    };
+    let admin_policies: Api<NetworkPolicy> = Api::namespaced(admin.clone(), STORE_NS_2);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    wait_until_refused(
+        &format!("policy {isolation} active"),
+        &format!("ValidatingAdmissionPolicy '{isolation}'"),
+        || async { admin_policies.create(&dry_run, &open).await.map(|_| ()) },
+    )
+    .await;
+    attempts.push(Attempt::new(
+        format!("cluster admin adds an allow-all NetworkPolicy in {STORE_NS_2}"),
+        Expect::Policy(isolation),
+        admin_policies.create(&PostParams::default(), &open).await,
+    ));
+    attempts.push(Attempt::new(
+        format!("cluster admin deletes the NetworkPolicy storefleet-allow in {STORE_NS_2}"),
+        Expect::Policy(isolation),
+        admin_policies
+            .delete("storefleet-allow", &DeleteParams::default())
+            .await,
+    ));
+    let lift = serde_json::json!({"spec": {"hard": {"pods": "1000"}}});
+    attempts.push(Attempt::new(
+        format!("cluster admin lifts the ResourceQuota of {STORE_NS_2}"),
+        Expect::Policy(isolation),
+        Api::<ResourceQuota>::namespaced(admin.clone(), STORE_NS_2)
+            .patch("store-quota", &PatchParams::default(), &Patch::Merge(&lift))
+            .await,
+    ));
+    let grant = RoleBinding {
+        metadata: ObjectMeta {
+            name: Some("grant-edit".to_owned()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "ClusterRole".to_owned(),
+            name: "edit".to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "User".to_owned(),
+            name: "mallory".to_owned(),
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            ..Subject::default()
+        }]),
+    };
+    attempts.push(Attempt::new(
+        format!("cluster admin binds ClusterRole edit to User mallory in {STORE_NS_2}"),
+        Expect::Policy(isolation),
+        Api::<RoleBinding>::namespaced(admin.clone(), STORE_NS_2)
+            .create(&PostParams::default(), &grant)
+            .await,
+    ));
+    let relax = serde_json::json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}});
+    attempts.push(Attempt::new(
+        format!("cluster admin relaxes {STORE_NS_2} to Pod Security privileged"),
+        Expect::Policy(pod_security),
+        Api::<Namespace>::all(admin.clone())
+            .patch(STORE_NS_2, &PatchParams::default(), &Patch::Merge(&relax))
+            .await,
+    ));
+    // helm's identity: RBAC alone refuses it, before any policy.
+    let deployer = impersonating(kubeconfig, DEPLOYER, &["system:authenticated".to_owned()]).await;
+    attempts.push(Attempt::new(
+        format!("store deployer (helm) adds an allow-all NetworkPolicy in {STORE_NS_2}"),
+        Expect::RefusedBy("RBAC", "cannot create resource \"networkpolicies\""),
+        Api::<NetworkPolicy>::namespaced(deployer.clone(), STORE_NS_2)
+            .create(&PostParams::default(), &open)
+            .await,
+    ));
+    attempts.push(Attempt::new(
+        format!("store deployer (helm) creates a Secret in {STORE_NS_2}"),
+        Expect::Allowed,
+        Api::<Secret>::namespaced(deployer, STORE_NS_2)
+            .create(
+                &PostParams::default(),
+                &Secret {
+                    metadata: ObjectMeta {
+                        name: Some("deployer-probe".to_owned()),
+                        ..ObjectMeta::default()
+                    },
+                    ..Secret::default()
+                },
+            )
+            .await,
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orchestrator_rights_are_fenced_by_chart_rbac_and_admission_policies() {
     let started = Instant::now();
@@ -699,7 +818,8 @@ async fn orchestrator_rights_are_fenced_by_chart_rbac_and_admission_policies() {
         .await
         .expect("apply store namespace");
     let binding_a = build::role_binding(&store_a, &settings);
-    Api::<RoleBinding>::namespaced(admin.clone(), STORE_NS)
+    // As the orchestrator: in a store namespace only it may write Storefleet's bindings.
+    Api::<RoleBinding>::namespaced(orchestrator.clone(), STORE_NS)
         .patch(
             binding_a.metadata.name.as_deref().expect("binding name"),
             &apply_params,
@@ -978,10 +1098,22 @@ async fn orchestrator_rights_are_fenced_by_chart_rbac_and_admission_policies() {
             )
             .await,
     ));
+    fence_attempts(&cluster.kubeconfig, &admin, &mut attempts).await;
     attempts.push(Attempt::from_driver(
         format!("KubeDriver::delete_namespace {STORE_NS_2}"),
         driver.delete_namespace(STORE_NS_2).await,
     ));
+    // The namespace controller empties it despite the isolation policy.
+    if cluster.deletes_namespaces {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while namespaces.get_opt(STORE_NS_2).await.expect("get").is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "{STORE_NS_2} was not removed within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
     let gone_or_terminating = namespaces
         .get_opt(STORE_NS_2)
         .await

@@ -172,6 +172,17 @@ pub struct ServerArgs {
         default_value = "storefleet/storefleet-orchestrator"
     )]
     pub orchestrator_service_account: String,
+    /// The ingress controller's pods, the only pods outside the store and the platform that
+    /// may reach a store (on its web port): `NAMESPACE:KEY=VALUE[,KEY=VALUE…]`, several
+    /// separated by `;`. Default: k3s Traefik (kube-system), Traefik (traefik), ingress-nginx.
+    #[arg(long, env = "STOREFLEET_STORE_INGRESS_FROM", value_delimiter = ';')]
+    pub store_ingress_from: Vec<String>,
+    /// The Kubernetes API server's addresses (CIDRs, comma-separated): the only private
+    /// addresses a store's setup Job may reach, on ports 443/6443. Empty: read from the
+    /// `kubernetes` Service and its endpoints at start when this process may, else any
+    /// address but the cloud metadata ones on those ports.
+    #[arg(long, env = "STOREFLEET_KUBE_API_CIDRS", value_delimiter = ',')]
+    pub kube_api_cidrs: Vec<String>,
     /// Stores one orchestrator replica works on at once.
     #[arg(long, env = "STOREFLEET_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,

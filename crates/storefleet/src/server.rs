@@ -66,8 +66,37 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let store_domain = storefleet_domain::StoreDomain::parse(&args.store_domain)
         .context("--store-domain / STOREFLEET_STORE_DOMAIN")?;
+    let mut ingress_from = Vec::new();
+    for entry in args
+        .store_ingress_from
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+    {
+        ingress_from.push(
+            storefleet_cluster::IngressPeer::parse(entry)
+                .map_err(anyhow::Error::msg)
+                .context("--store-ingress-from / STOREFLEET_STORE_INGRESS_FROM")?,
+        );
+    }
+    if ingress_from.is_empty() {
+        ingress_from = storefleet_cluster::IngressPeer::defaults();
+    }
+    let kube_api_cidrs = args
+        .kube_api_cidrs
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.to_string())
+                .with_context(|| format!("--kube-api-cidrs: {c:?} is not a CIDR range"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(ClusterSettings {
         instance: args.instance.clone(),
+        ingress_from,
+        kube_api_cidrs,
         store_domain: store_domain.to_string(),
         ingress_class: non_empty(&args.ingress_class),
         tls_issuer: non_empty(&args.tls_issuer),
@@ -84,9 +113,16 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
 
 /// The cluster driver: kubeconfig found the usual way (KUBECONFIG, ~/.kube/config, in-cluster).
 /// Without one the orchestrator still runs and stores wait, each saying why.
-async fn cluster_driver(args: &ServerArgs, settings: ClusterSettings) -> Arc<dyn ClusterDriver> {
+async fn cluster_driver(
+    args: &ServerArgs,
+    mut settings: ClusterSettings,
+) -> Arc<dyn ClusterDriver> {
     match kube::Client::try_default().await {
         Ok(client) => {
+            if settings.kube_api_cidrs.is_empty() {
+                settings.kube_api_cidrs =
+                    storefleet_cluster::kube_driver::kube_api_addresses(&client).await;
+            }
             let helm = Helm::new(
                 args.helm.clone(),
                 args.charts_dir.clone(),
@@ -432,5 +468,43 @@ mod tests {
             plain.hosts.url(&name("shop")),
             "http://shop.127.0.0.1.nip.io/"
         );
+    }
+
+    #[test]
+    fn store_fence_settings_are_parsed_and_bad_ones_stop_startup() {
+        let defaults = cluster_settings(&serve_args(&[])).expect("defaults");
+        assert_eq!(
+            defaults.ingress_from,
+            storefleet_cluster::IngressPeer::defaults()
+        );
+        assert!(defaults.kube_api_cidrs.is_empty());
+        let set = cluster_settings(&serve_args(&[
+            "--store-ingress-from",
+            "ingress-nginx:app.kubernetes.io/name=ingress-nginx;edge:app=proxy,tier=web",
+            "--kube-api-cidrs",
+            "10.43.0.1,192.168.5.0/24",
+        ]))
+        .expect("valid settings");
+        let namespaces: Vec<_> = set
+            .ingress_from
+            .iter()
+            .map(|p| p.namespace.as_str())
+            .collect();
+        assert_eq!(namespaces, ["ingress-nginx", "edge"]);
+        assert_eq!(set.ingress_from[1].pod_labels.len(), 2);
+        assert_eq!(set.kube_api_cidrs, ["10.43.0.1/32", "192.168.5.0/24"]);
+        for (flag, bad, needle) in [
+            (
+                "--store-ingress-from",
+                "kube-system",
+                "--store-ingress-from",
+            ),
+            ("--store-ingress-from", "kube-system:", "at least one label"),
+            ("--kube-api-cidrs", "10.43.0.1/33", "not a CIDR range"),
+        ] {
+            let e = cluster_settings(&serve_args(&[flag, bad])).expect_err(bad);
+            let message = format!("{e:#}");
+            assert!(message.contains(needle), "{bad}: {message}");
+        }
     }
 }
