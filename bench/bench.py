@@ -1009,7 +1009,7 @@ def write_report(results, path, args):
              "(1/5/15 min, from /proc/loadavg) is written beside every figure. wrk, the API server, etcd, "
              "node-sim, helm and `storefleet serve` all share these 2 cores.\n")
 
-    L.append("## Results against the targets of issue 5\n")
+    L.append("## Results against the targets (issues 5 and 12)\n")
     L.append("| measure | result | target | verdict | load before |")
     L.append("|---|---|---|---|---|")
     lst = results.get("list", {})
