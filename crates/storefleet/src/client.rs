@@ -30,7 +30,9 @@ impl Api {
             args.profile.as_deref(),
             &config,
         )?;
-        let token = target.token.or_else(profiles::token_from_file);
+        let token = target
+            .token
+            .or_else(|| profiles::token_from_file(&target.api_url));
         Self::at(&target.api_url, token)
     }
 
@@ -50,9 +52,14 @@ impl Api {
             );
         }
         let Some(token) = token else {
+            let file = if profiles::token_file_serves(base) {
+                ""
+            } else {
+                " (the token file `just admin` writes is used only for the default addresses)"
+            };
             return fail(
                 Failure::Auth,
-                format!("no API token for {base}: run storefleet login, pass --token or set STOREFLEET_TOKEN"),
+                format!("no API token for {base}: run storefleet login, pass --token or set STOREFLEET_TOKEN{file}"),
             );
         };
         Ok(Self {

@@ -417,7 +417,9 @@ fn login_saves_a_checked_profile_that_later_commands_use_and_flags_override() {
 }
 
 #[test]
-fn the_token_file_just_admin_writes_is_used_when_nothing_else_gives_a_token() {
+fn the_token_file_just_admin_writes_is_never_sent_to_another_server() {
+    // The file holds an admin token and no address: a server named by --api-url other than the
+    // defaults (serve's, just's dashboard) could be anyone's, so it must not receive it.
     let api = start_api();
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(home.path().join("storefleet")).unwrap();
@@ -426,17 +428,29 @@ fn the_token_file_just_admin_writes_is_used_when_nothing_else_gives_a_token() {
         format!("{}\n", api.token),
     )
     .unwrap();
-    let listed = bare(home.path())
-        .args(["store", "list", "--api-url", &api.url])
-        .output()
-        .expect("list");
-    assert!(listed.status.success(), "{}", stderr(&listed));
-    let without = tempfile::tempdir().unwrap();
-    let refused = bare(without.path())
+    let refused = bare(home.path())
         .args(["store", "list", "--api-url", &api.url])
         .output()
         .expect("list");
     assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("used only for the default addresses"),
+        "{}",
+        stderr(&refused)
+    );
+    // The same token given explicitly works: only the fallback is limited.
+    let explicit = bare(home.path())
+        .args([
+            "store",
+            "list",
+            "--api-url",
+            &api.url,
+            "--token",
+            &api.token,
+        ])
+        .output()
+        .expect("list");
+    assert!(explicit.status.success(), "{}", stderr(&explicit));
 }
 
 #[test]
