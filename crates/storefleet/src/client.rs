@@ -1,4 +1,4 @@
-//! Client commands: `storefleet store create|list|get|delete|credentials|events` against a running API.
+//! Client commands: `storefleet store create|list|get|delete|retry|credentials|events` against a running API.
 
 use crate::cli::LoginArgs;
 use crate::cli::{ClientArgs, StoreCommand, StoreOutput, WaitFor};
@@ -313,6 +313,30 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
                     s["phase"].as_str().unwrap_or("?")
                 )
             });
+            Ok(())
+        }
+        StoreCommand::Retry {
+            id,
+            wait,
+            timeout,
+            client,
+        } => {
+            let api = Api::new(&client)?;
+            let id = api.store_id(&id).await?;
+            let store = api
+                .send(api.request(Method::POST, &format!("/stores/{id}/retry")))
+                .await?;
+            emit(client.output, &store, |s, _| {
+                println!(
+                    "retry requested for {} ({}); phase: {}",
+                    s["name"].as_str().unwrap_or("?"),
+                    id,
+                    s["phase"].as_str().unwrap_or("?")
+                )
+            });
+            if wait {
+                wait_for(&api, &id, WaitFor::Ready, timeout).await?;
+            }
             Ok(())
         }
         StoreCommand::Credentials { id, client } => {

@@ -164,7 +164,7 @@ pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Resul
     let registry = Arc::new(registry);
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(crate::retention::prune_audit_log(
+    tasks.spawn(crate::retention::prune_expired(
         state.clone(),
         args.audit_retention_days,
         shutdown_rx.clone(),

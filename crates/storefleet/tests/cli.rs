@@ -14,6 +14,7 @@ struct ApiProcess {
     child: Child,
     url: String,
     token: String,
+    db: String,
     _dir: tempfile::TempDir,
 }
 
@@ -49,6 +50,7 @@ fn start_api() -> ApiProcess {
         child,
         url,
         token,
+        db,
         _dir: dir,
     }
 }
@@ -454,6 +456,64 @@ fn the_token_file_just_admin_writes_is_never_sent_to_another_server() {
 }
 
 #[test]
+fn a_failed_store_is_retried_by_name_and_only_a_failed_one() {
+    let api = start_api();
+    let created = run(&api, &["store", "create", "flaky", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let id = id_in(&created);
+
+    let not_failed = run(&api, &["store", "retry", "flaky"]);
+    assert_eq!(not_failed.status.code(), Some(4), "{}", stderr(&not_failed));
+    assert!(
+        stderr(&not_failed).contains("only a failed store can be retried; this one is requested"),
+        "{}",
+        stderr(&not_failed)
+    );
+
+    // Fail it as the orchestrator would (this API runs none).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let state = storefleet_state::StateStore::connect(&api.db)
+            .await
+            .unwrap();
+        let id = id.parse().unwrap();
+        assert!(
+            storefleet_state::fixtures::record_failed(&state, id, "chart not found")
+                .await
+                .unwrap()
+        );
+        state.close().await;
+    });
+    let failed = run(&api, &["store", "get", "flaky"]);
+    assert!(
+        stdout(&failed).contains("phase:      failed"),
+        "{}",
+        stdout(&failed)
+    );
+
+    // With --wait it follows the store; no orchestrator runs here, so the wait times out (7).
+    let retried = run(
+        &api,
+        &["store", "retry", "flaky", "--wait", "--timeout", "2s"],
+    );
+    assert!(
+        stdout(&retried).contains(&format!(
+            "retry requested for flaky ({id}); phase: provisioning"
+        )),
+        "{}",
+        stdout(&retried)
+    );
+    assert_eq!(retried.status.code(), Some(7), "{}", stderr(&retried));
+    let again = run(&api, &["store", "retry", &id[..13]]);
+    assert_eq!(
+        again.status.code(),
+        Some(4),
+        "now provisioning: {}",
+        stderr(&again)
+    );
+}
+
+#[test]
 fn user_commands_say_which_database_and_never_create_one() {
     let elsewhere = tempfile::tempdir().unwrap();
     let add = bare(elsewhere.path())
@@ -544,6 +604,7 @@ fn serve_takes_a_host_name_and_exits_promptly_on_sigterm_with_an_event_stream_op
         child: Command::new("true").spawn().unwrap(),
         url: url.clone(),
         token: token.clone(),
+        db: db.clone(),
         _dir: tempfile::tempdir().unwrap(),
     };
     let created = run(&api, &["store", "create", "stream-1", "--engine", "medusa"]);

@@ -329,6 +329,8 @@
         setText(row, 'since', time(condition.last_transition_time));
       }
       dropDeleteButton(document, store.phase);
+      const retry = document.getElementById('retry-form');
+      if (retry) retry.hidden = store.phase !== 'failed';
       const failing = failingStep(store);
       const banner = document.getElementById('failing');
       if (banner) {
