@@ -121,7 +121,7 @@ async fn act(
     let outcome = definition.act(store, ctx).await;
     ctx.observe(definition.name(), &outcome, started);
     if let StepOutcome::Error(error) = &outcome {
-        tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, attempts = attempts + 1, "step failed");
+        tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, api_server = %ctx.cluster_address, attempts = attempts + 1, "step failed");
     }
     Ok(outcome)
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod cluster_connect;
 mod exit_code;
 mod order_check;
 mod platform_key;

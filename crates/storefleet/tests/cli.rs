@@ -654,3 +654,70 @@ fn serve_takes_a_host_name_and_exits_promptly_on_sigterm_with_an_event_stream_op
     );
     assert!(!log.contains('\u{1b}'), "no colour codes in a file: {log}");
 }
+
+#[test]
+fn serve_names_the_kubernetes_api_server_it_could_not_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("storefleet.db").display());
+    let token = common::add_user(&db, "merchant", false);
+    // A kubeconfig whose server nobody listens on: a cluster that is down, or the wrong context.
+    let dead = storefleet_testkit::free_port().unwrap();
+    let server = format!("https://127.0.0.1:{dead}");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: down\n\
+             clusters: [{{name: down, cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: someone, user: {{token: not-a-secret}}}}]\n\
+             contexts: [{{name: down, context: {{cluster: down, user: someone}}}}]\n"
+        ),
+    )
+    .unwrap();
+    let port = storefleet_testkit::free_port().unwrap();
+    let log = dir.path().join("serve.log");
+    let serve = Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--database-url")
+        .arg(&db)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("STOREFLEET_LOG_FORMAT", "text")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("serve");
+    let api = ApiProcess {
+        child: serve,
+        url: format!("http://127.0.0.1:{port}"),
+        token,
+        db,
+        _dir: dir,
+    };
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let until = |what: &str, found: &dyn Fn(&str) -> bool| {
+        let by = Instant::now() + Duration::from_secs(30);
+        while !found(&logged()) {
+            assert!(Instant::now() < by, "no {what} in the log:\n{}", logged());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // At startup: the probe says which address did not answer.
+    until("startup warning naming the server", &|l| {
+        l.lines()
+            .any(|line| line.contains("did not answer") && line.contains(&server))
+    });
+    // And every failed step the orchestrator logs names it too.
+    let created = run(&api, &["store", "create", "far-away", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    until("step failure naming the server", &|l| {
+        l.lines().any(|line| {
+            line.contains("step failed") && line.contains(&format!("api_server={server}"))
+        })
+    });
+    assert!(
+        !logged().contains("not-a-secret"),
+        "the kubeconfig's token stays out of logs"
+    );
+}
