@@ -79,7 +79,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// What the process serves and acts on: one log line always, and a banner on a terminal.
 fn announce(args: &ServerArgs, role: Role, address: std::net::SocketAddr) {
     let url = format!("http://{address}");
-    let database = crate::users::describe(&args.db.database_url);
+    let database = crate::database_url::describe(&args.db.database_url);
     let cluster = (role != Role::ApiOnly).then(crate::cluster_connect::description);
     tracing::info!(listen = %address, ?role, %database, cluster = cluster.as_deref().unwrap_or("-"), "storefleet listening");
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

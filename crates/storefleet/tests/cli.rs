@@ -41,11 +41,7 @@ fn start_api() -> ApiProcess {
         .spawn()
         .expect("start storefleet api");
     let url = format!("http://127.0.0.1:{port}");
-    let up_by = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < up_by, "storefleet api did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_until_healthy_blocking(&url, "storefleet api");
     ApiProcess {
         child,
         url,
@@ -595,11 +591,7 @@ fn serve_takes_a_host_name_and_exits_promptly_on_sigterm_with_an_event_stream_op
         .spawn()
         .expect("serve");
     let url = format!("http://localhost:{port}");
-    let up_by = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < up_by, "serve did not listen on localhost");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_until_healthy_blocking(&url, "serve on localhost");
     let api = ApiProcess {
         child: Command::new("true").spawn().unwrap(),
         url: url.clone(),
