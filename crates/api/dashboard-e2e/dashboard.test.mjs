@@ -27,6 +27,7 @@ const env = (name) => {
 const BIN = env('E2E_STOREFLEET_BIN');
 const WORK = env('E2E_WORKDIR');
 const TOKEN = env('E2E_TOKEN');
+const ADMIN_TOKEN = env('E2E_ADMIN_TOKEN');
 const PORT = env('E2E_PORT');
 const ARTIFACTS = env('E2E_ARTIFACTS');
 const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
@@ -344,6 +345,57 @@ describe('the dashboard in a real browser', { timeout: 240_000 }, () => {
       await anonymous.close();
     }
     await page.goto(storePage);
+  });
+
+  it('shows admins the platform, its users and the audit log, on a phone too; tenants get 403', async () => {
+    const storePage = page.url();
+    const tenantView = await page.goto(`${BASE}/admin`);
+    assert.equal(tenantView.status(), 403, 'a tenant gets 403');
+    assert.equal(await page.locator('a[href="/admin"]').count(), 0, 'and no link to it');
+    await page.goto(storePage);
+
+    for (const [label, viewport] of [['desktop', { width: 1360, height: 900 }], ['phone', { width: 375, height: 812 }]]) {
+      const context = await browser.newContext({ viewport, isMobile: label === 'phone', hasTouch: label === 'phone' });
+      const admin = await context.newPage();
+      try {
+        admin.on('pageerror', (error) => problems.push(`script error (admin, ${label}): ${error.message}`));
+        await admin.goto(`${BASE}/login`);
+        await admin.fill('#token', ADMIN_TOKEN);
+        await Promise.all([admin.waitForURL(`${BASE}/`), admin.click('button[type="submit"]')]);
+        await admin.click('a[href="/admin"]');
+        await admin.waitForURL(`${BASE}/admin`);
+        assert.equal(await admin.locator('h1').count(), 1, 'one h1 on the platform page');
+        // The numbers agree with the API's own list of every store of this run.
+        const all = await (await fetch(`${BASE}/api/v1/stores?phase=all&limit=200`, {
+          headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+        })).json();
+        const working = all.items.filter((s) => s.phase === 'requested' || s.phase === 'provisioning').length;
+        assert.ok(all.items.length >= 2, 'the stores this run created');
+        assert.equal((await admin.locator('[data-field="created"]').textContent()).trim(), String(all.items.length));
+        assert.equal((await admin.locator('[data-field="provisioning"]').textContent()).trim(), String(working));
+        assert.equal(await admin.locator('#users tr[data-user="e2e-user"]').count(), 1);
+        assert.equal(await overflowsWidth(admin), false, `the platform page does not scroll sideways (${label})`);
+        assert.deepEqual(await accessibilityProblems(admin), [], `platform page (${label})`);
+        if (label === 'desktop') await screenshot(admin, 'admin.png');
+
+        await admin.click('a[href="/admin/audit"]');
+        await admin.fill('#actor', 'e2e-user');
+        await admin.fill('#action', 'store.create');
+        await Promise.all([admin.waitForURL(/actor=e2e-user/), admin.click('#audit-filters button[type="submit"]')]);
+        const column = async (label) =>
+          (await admin.locator(`#audit tbody td[data-label="${label}"]`).allTextContents()).map((a) => a.trim());
+        const actions = await column('Action');
+        assert.equal(actions.length, all.items.length, 'one store.create per store of this run');
+        assert.ok(actions.every((a) => a === 'store.create'), `only the filtered action: ${actions}`);
+        assert.ok((await column('Actor')).every((a) => a === 'e2e-user'), 'only the filtered actor');
+        assert.equal(await admin.locator('h1').count(), 1, 'one h1 on the audit page');
+        assert.equal(await overflowsWidth(admin), false, `the audit page does not scroll sideways (${label})`);
+        assert.deepEqual(await accessibilityProblems(admin), [], `audit page (${label})`);
+        if (label === 'phone') await screenshot(admin, 'audit-phone.png');
+      } finally {
+        await context.close();
+      }
+    }
   });
 
   it('deletes a store from its page and shows it deleted', async () => {

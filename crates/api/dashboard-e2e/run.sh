@@ -58,11 +58,14 @@ trap cleanup EXIT
 STOREFLEET_DATABASE_URL="sqlite://$work/storefleet.db" STOREFLEET_LOG_FORMAT=text "$bin" migrate >/dev/null
 token="$(STOREFLEET_DATABASE_URL="sqlite://$work/storefleet.db" STOREFLEET_LOG_FORMAT=text \
     "$bin" user add e2e-user | tail -n 1)"
+admin_token="$(STOREFLEET_DATABASE_URL="sqlite://$work/storefleet.db" STOREFLEET_LOG_FORMAT=text \
+    "$bin" user add e2e-admin --admin | tail -n 1)"
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 
 E2E_STOREFLEET_BIN="$bin" \
     E2E_WORKDIR="$work" \
     E2E_TOKEN="$token" \
+    E2E_ADMIN_TOKEN="$admin_token" \
     E2E_PORT="$port" \
     E2E_ARTIFACTS="$artifacts" \
     E2E_SCREENSHOTS="$root/docs/screenshots" \

@@ -1,4 +1,5 @@
-//! `/api/v1/audit`: the audit log, for admins.
+//! `/api/v1/audit`: the audit log, for admins: newest first, filtered by actor, action and time
+//! range, a page at a time.
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -8,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use storefleet_state::AuditQuery;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/audit", get(list_audit))
@@ -29,6 +31,9 @@ pub struct AuditView {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditList {
     pub items: Vec<AuditView>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -41,6 +46,14 @@ pub struct AuditParams {
     /// Page size, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// Only entries by this actor (a user name, `cli`, `system:ttl`).
+    pub actor: Option<String>,
+    /// Only entries of this action (`store.create`, `store.delete`, `store.retry`, `user.add` …).
+    pub action: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
@@ -66,7 +79,18 @@ async fn list_audit(
             format!("limit is {limit}; allowed: 1 to 500"),
         ));
     }
-    let records = app.state().list_audit(params.before, limit).await?;
+    let query = AuditQuery {
+        actor: params.actor.filter(|a| !a.is_empty()),
+        action: params.action.filter(|a| !a.is_empty()),
+        since: params.since,
+        until: params.until,
+        before: params.before,
+        limit,
+    };
+    let records = app.state().find_audit(&query).await?;
+    let next_before = (records.len() as i64 == limit)
+        .then(|| records.last().map(|r| r.id))
+        .flatten();
     let items = records
         .into_iter()
         .map(|r| AuditView {
@@ -81,5 +105,5 @@ async fn list_audit(
             detail: r.entry.detail,
         })
         .collect();
-    Ok(Json(AuditList { items }))
+    Ok(Json(AuditList { items, next_before }))
 }

@@ -136,6 +136,11 @@ impl From<CreateError> for ApiError {
                 message: e.to_string(),
                 field: None,
             },
+            CreateError::IdempotentStoreDeleted { .. } => ApiError::Rejected {
+                status: StatusCode::CONFLICT,
+                code: "idempotency_key_store_deleted",
+                message: e.to_string(),
+            },
             CreateError::State(state) => state.into(),
         }
     }

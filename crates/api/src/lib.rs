@@ -17,8 +17,11 @@ pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
+pub mod retry;
 mod serve;
+pub mod stats;
 pub mod stores;
+pub mod users;
 
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::IntoResponse;
@@ -174,6 +177,9 @@ pub fn app_with(app_state: AppState, registry: Option<Arc<Registry>>) -> Router 
         .merge(stores::router())
         .merge(credentials::router())
         .merge(audit::router())
+        .merge(retry::router())
+        .merge(users::router())
+        .merge(stats::router())
         .route_layer(axum::middleware::from_fn_with_state(
             app_state.clone(),
             ratelimit::limit_mutations,

@@ -12,11 +12,16 @@ use utoipa::{Modify, OpenApi};
         crate::stores::get_store,
         crate::stores::delete_store,
         crate::stores::store_events,
+        crate::retry::retry_store,
         crate::credentials::store_credentials,
         crate::audit::list_audit,
+        crate::users::list_users,
+        crate::users::add_user,
+        crate::users::remove_user,
+        crate::stats::platform_stats,
     ),
     modifiers(&BearerAuth),
-    tags((name = "stores", description = "Stores and their events"), (name = "audit", description = "Audit log (admins)"))
+    tags((name = "stores", description = "Stores and their events"), (name = "audit", description = "Audit log (admins)"), (name = "users", description = "Users and their tokens (admins)"), (name = "admin", description = "Platform numbers (admins)"))
 )]
 pub struct ApiDoc;
 

@@ -261,14 +261,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Create a store. Only intent is written; the orchestrator does the rest.
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores",
     request_body = CreateStoreRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key: the same key and body return the same store", min_length = 1, max_length = 200, pattern = "^[!-~]+$")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key: the same key and body return the same store for 24 h (then the key is forgotten); a key whose store was deleted answers 409", min_length = 1, max_length = 200, pattern = "^[!-~]+$")),
     responses(
         (status = 201, description = "Store requested (or replayed for a repeated Idempotency-Key)", body = StoreView),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "Quota exceeded", body = ErrorBody),
-        (status = 409, description = "Name taken: a live store (of any user) has it", body = ErrorBody),
+        (status = 409, description = "Name taken: a live store (of any user) has it; or the Idempotency-Key's store has been deleted", body = ErrorBody),
         (status = 422, description = "Invalid or reserved value", body = ErrorBody),
         (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -192,6 +192,9 @@ on_both_backends!(
     a_live_stream_ends_when_its_token_is_rotated,
     a_live_name_and_its_host_belong_to_one_tenant_until_its_store_is_deleted,
     reserved_names_are_refused_and_change_nothing,
+    a_failed_store_is_retried_by_its_owner_or_an_admin_only_from_failed,
+    admins_list_add_and_remove_users_and_tenants_get_403,
+    admins_filter_and_page_the_audit_log_and_read_platform_numbers,
 );
 on_both_backends!(strangers_config => sqlite_strangers, postgres_strangers:
     strangers_cannot_spend_the_budget_of_tenants);
@@ -310,6 +313,28 @@ async fn a_retry_with_the_same_idempotency_key_returns_the_same_store(app: TestA
     );
     let second: Value = second.json().await.expect("json");
     assert_eq!(first["id"], second["id"]);
+
+    // Once the store is deleted the key no longer answers 201 with it, nor makes another.
+    let id = first["id"].as_str().expect("id");
+    assert_eq!(app.delete(&app.alice, id).await.0, StatusCode::ACCEPTED);
+    let after_delete = send().await.expect("send");
+    assert_eq!(after_delete.status(), StatusCode::CONFLICT);
+    let body: Value = after_delete.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "idempotency_key_store_deleted");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(id) && m.contains("use a new key")),
+        "{body}"
+    );
+    assert_eq!(
+        app.state
+            .list_stores(None, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
 }
 
 async fn a_hundred_concurrent_creates_with_one_key_create_one_store(app: TestApp) {
@@ -1472,4 +1497,299 @@ async fn without_a_platform_key_the_credential_view_says_so() {
         .as_str()
         .expect("message")
         .contains("STOREFLEET_ENCRYPTION_KEY"));
+}
+
+/// Record `id` as failed, the way the orchestrator does after a permanent error.
+async fn fail_store(state: &StateStore, id: &str) {
+    let failed = storefleet_state::fixtures::record_failed(state, store_id(id), "chart not found")
+        .await
+        .expect("record");
+    assert!(failed, "the store was due");
+}
+
+async fn a_failed_store_is_retried_by_its_owner_or_an_admin_only_from_failed(app: TestApp) {
+    let retry = |token: &str, id: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/stores/{id}/retry")))
+            .bearer_auth(token)
+            .send()
+    };
+    let (_, store) = app
+        .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let id = store["id"].as_str().expect("id").to_owned();
+
+    let not_failed = retry(&app.alice, &id).await.expect("send");
+    assert_eq!(not_failed.status(), StatusCode::CONFLICT);
+    let body: Value = not_failed.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "not_failed");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("this one is requested")),
+        "{body}"
+    );
+
+    fail_store(&app.state, &id).await;
+    let before = app
+        .state
+        .get_store(store_id(&id))
+        .await
+        .expect("get")
+        .expect("exists");
+    let stranger = retry(&app.bob, &id).await.expect("send");
+    assert_eq!(
+        stranger.status(),
+        StatusCode::NOT_FOUND,
+        "another tenant's store is invisible"
+    );
+
+    let retried = retry(&app.alice, &id).await.expect("send");
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    let view: Value = retried.json().await.expect("json");
+    assert_eq!(view["phase"], "provisioning");
+    let after = app
+        .state
+        .get_store(store_id(&id))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(after.generation, before.generation + 1);
+    assert!(
+        after.deadline_at > before.deadline_at,
+        "the deadline starts over"
+    );
+    assert_eq!(after.message, None);
+    let now = Utc::now() + chrono::Duration::seconds(1);
+    let due = app
+        .state
+        .claim("another", now, now + chrono::Duration::seconds(30), 10)
+        .await
+        .expect("claim");
+    assert!(
+        due.iter()
+            .any(|w| w.store.id == after.id && w.attempts == 0),
+        "the orchestrator picks it up again with a clean attempt count"
+    );
+    app.state
+        .release_lease(after.id, "another")
+        .await
+        .expect("release");
+
+    let (_, events) = app
+        .get(&app.alice, &format!("/api/v1/stores/{id}/events"))
+        .await;
+    let reasons: Vec<&str> = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(reasons.last(), Some(&"RetryRequested"), "{reasons:?}");
+    let (_, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    let entry = &audit["items"][0];
+    assert_eq!(entry["action"], "store.retry");
+    assert_eq!(entry["actor"], "alice");
+    assert_eq!(entry["target"], id.as_str());
+
+    // An admin may retry anyone's failed store.
+    fail_store(&app.state, &id).await;
+    let by_admin = retry(&app.admin, &id).await.expect("send");
+    assert_eq!(by_admin.status(), StatusCode::ACCEPTED);
+}
+
+fn store_id(id: &str) -> uuid::Uuid {
+    id.parse().expect("uuid")
+}
+
+async fn admins_list_add_and_remove_users_and_tenants_get_403(app: TestApp) {
+    let add = |token: &str, body: Value| {
+        app.client
+            .post(app.url("/api/v1/users"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let remove = |token: &str, name: &str| {
+        app.client
+            .delete(app.url(&format!("/api/v1/users/{name}")))
+            .bearer_auth(token)
+            .send()
+    };
+    let before = app.state.row_counts().await.expect("counts");
+    assert_eq!(
+        app.get(&app.alice, "/api/v1/users").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let refused = add(&app.alice, json!({"name": "mallory", "admin": true}))
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = add(&app.alice, json!({"bogus": 1})).await.expect("send");
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "403 before the body is looked at"
+    );
+    assert_eq!(
+        remove(&app.alice, "bob").await.expect("send").status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.state.row_counts().await.expect("counts"),
+        before,
+        "tenants change nothing"
+    );
+
+    let (status, list) = app.get(&app.admin, "/api/v1/users").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|u| u["name"].as_str())
+        .collect();
+    assert_eq!(names, ["admin", "alice", "bob"]);
+
+    let bad = add(&app.admin, json!({"name": "Carol"}))
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "name");
+
+    let added = add(&app.admin, json!({"name": "carol"}))
+        .await
+        .expect("send");
+    assert_eq!(added.status(), StatusCode::CREATED);
+    assert_eq!(added.headers()[header::CACHE_CONTROL], "no-store");
+    let added: Value = added.json().await.expect("json");
+    assert_eq!(added["user"]["role"], "user");
+    let token = added["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("sf_"), "{added}");
+    let (status, _) = app.get(&token, "/api/v1/stores").await;
+    assert_eq!(status, StatusCode::OK, "the returned token works");
+    let (_, list) = app.get(&app.admin, "/api/v1/users").await;
+    assert!(
+        !list.to_string().contains(&token),
+        "the token is shown only once"
+    );
+    let again = add(&app.admin, json!({"name": "carol"}))
+        .await
+        .expect("send");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // Refused while carol owns a live store; then removed, and her token stops at once.
+    let (_, store) = app
+        .create(&token, json!({"name": "shop", "engine": "medusa"}))
+        .await;
+    let owns = remove(&app.admin, "carol").await.expect("send");
+    assert_eq!(owns.status(), StatusCode::CONFLICT);
+    let body: Value = owns.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "owns_stores");
+    let id = store["id"].as_str().expect("id");
+    app.delete(&token, id).await;
+    storefleet_state::fixtures::record_deleted(&app.state, store_id(id))
+        .await
+        .expect("record");
+    let removed = remove(&app.admin, "carol").await.expect("send");
+    assert_eq!(removed.status(), StatusCode::OK);
+    let (status, _) = app.get(&token, "/api/v1/stores").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a removed user's token stops working"
+    );
+    assert_eq!(
+        remove(&app.admin, "carol").await.expect("send").status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        remove(&app.admin, "admin").await.expect("send").status(),
+        StatusCode::CONFLICT,
+        "not yourself"
+    );
+
+    let (_, audit) = app.get(&app.admin, "/api/v1/audit").await;
+    let actions: Vec<(&str, &str)> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("user.")))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or(""),
+                e["actor"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(actions, [("user.remove", "admin"), ("user.add", "admin")]);
+}
+
+async fn admins_filter_and_page_the_audit_log_and_read_platform_numbers(app: TestApp) {
+    for (token, name) in [
+        (&app.alice, "shop-a"),
+        (&app.bob, "shop-b"),
+        (&app.alice, "shop-c"),
+    ] {
+        assert_eq!(
+            app.create(token, json!({"name": name, "engine": "medusa"}))
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+    }
+    let (status, _) = app.get(&app.alice, "/api/v1/stats").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, stats) = app.get(&app.admin, "/api/v1/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats["window_hours"], 24);
+    assert_eq!(stats["created"], 3);
+    assert_eq!(stats["provisioning"], 3);
+    assert_eq!(
+        stats["by_phase"][0],
+        json!({"phase": "requested", "count": 3})
+    );
+    assert_eq!(stats["time_to_ready_p50_seconds"], Value::Null);
+
+    let (status, page) = app
+        .get(
+            &app.admin,
+            "/api/v1/audit?actor=alice&action=store.create&limit=1",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["items"][0]["actor"], "alice");
+    let before = page["next_before"].as_i64().expect("a next page");
+    let (_, next) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/audit?actor=alice&action=store.create&limit=1&before={before}"),
+        )
+        .await;
+    assert_eq!(next["items"][0]["actor"], "alice");
+    assert!(next["items"][0]["id"].as_i64() < Some(before));
+    let (_, last) = app
+        .get(
+            &app.admin,
+            &format!(
+                "/api/v1/audit?actor=alice&limit=1&before={}",
+                next["items"][0]["id"]
+            ),
+        )
+        .await;
+    assert_eq!(last["items"].as_array().map(Vec::len), Some(0));
+    assert!(last.get("next_before").is_none(), "{last}");
+
+    let future = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (_, none) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/audit?since={}", future.replace('+', "%2B")),
+        )
+        .await;
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0), "{none}");
+    let (status, bad) = app.get(&app.admin, "/api/v1/audit?since=yesterday").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
 }

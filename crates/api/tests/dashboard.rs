@@ -775,6 +775,113 @@ async fn deleting_through_the_form_requests_deletion_only_for_your_own_store() {
 }
 
 #[tokio::test]
+async fn a_failed_store_s_page_offers_retry_and_the_button_provisions_it_again() {
+    let dash = start(config()).await;
+    let alice = dash.login(&dash.alice).await;
+    let bob = dash.login(&dash.bob).await;
+    let (_, store) = dash.api_create(&dash.alice, "shop").await;
+    let id = store["id"].as_str().expect("id");
+    let page = format!("/stores/{id}");
+    let (_, html) = dash.page(&alice.cookie, &page).await;
+    assert!(
+        html.contains("id=\"retry-form\" hidden"),
+        "a store that has not failed shows no Retry: {html}"
+    );
+
+    let failed = storefleet_state::fixtures::record_failed(
+        &dash.state,
+        id.parse().expect("uuid"),
+        "chart not found",
+    )
+    .await
+    .expect("record");
+    assert!(failed);
+    let (_, html) = dash.page(&alice.cookie, &page).await;
+    assert!(html.contains("id=\"retry-form\">"), "{html}");
+    assert!(html.contains(">Retry</button>"), "{html}");
+
+    let path = format!("/stores/{id}/retry");
+    let response = dash.post(&bob.cookie, &path, &[("csrf", &bob.csrf)]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = dash.post(&alice.cookie, &path, &[("csrf", "forged")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let response = dash
+        .post(&alice.cookie, &path, &[("csrf", &alice.csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), page);
+    let (_, html) = dash.page(&alice.cookie, &page).await;
+    assert!(html.contains(">provisioning<"), "{html}");
+    assert!(html.contains("RetryRequested"), "{html}");
+    assert!(html.contains("id=\"retry-form\" hidden"), "{html}");
+
+    // A second press (the page was stale) says why it changed nothing.
+    let response = dash
+        .post(&alice.cookie, &path, &[("csrf", &alice.csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let html = response.text().await.expect("html");
+    assert!(
+        html.contains("only a failed store can be retried"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn admin_pages_show_numbers_users_and_a_filtered_audit_log_to_admins_only() {
+    let dash = start(config()).await;
+    let admin = dash.login(&dash.admin).await;
+    let alice = dash.login(&dash.alice).await;
+    dash.api_create(&dash.alice, "shop").await;
+    dash.api_create(&dash.bob, "cafe").await;
+
+    for path in ["/admin", "/admin/audit"] {
+        let (status, html) = dash.page(&alice.cookie, path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {html}");
+        assert!(html.contains("this needs the admin role"), "{html}");
+    }
+    let (_, list) = dash.page(&alice.cookie, "/").await;
+    assert!(
+        !list.contains("href=\"/admin\""),
+        "no admin link for tenants"
+    );
+    let (_, list) = dash.page(&admin.cookie, "/").await;
+    assert!(list.contains("href=\"/admin\""), "admins get the link");
+
+    let (status, html) = dash.page(&admin.cookie, "/admin").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("data-field=\"created\">2<"), "{html}");
+    assert!(html.contains("data-field=\"provisioning\">2<"), "{html}");
+    assert!(html.contains("data-phase=\"requested\">2<"), "{html}");
+    for user in ["admin", "alice", "bob"] {
+        assert!(html.contains(&format!("data-user=\"{user}\"")), "{html}");
+    }
+
+    let (status, html) = dash
+        .page(
+            &admin.cookie,
+            "/admin/audit?actor=alice&action=store.create",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(">alice<"), "{html}");
+    assert!(!html.contains(">bob<"), "filtered by actor: {html}");
+    let (_, html) = dash
+        .page(
+            &admin.cookie,
+            "/admin/audit?since=2000-01-01&until=2000-01-02T00%3A00",
+        )
+        .await;
+    assert!(html.contains("No entries match."), "{html}");
+    let (status, html) = dash
+        .page(&admin.cookie, "/admin/audit?since=yesterday")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("is not a date"), "{html}");
+}
+
+#[tokio::test]
 async fn pages_carry_the_security_headers_and_no_inline_script_or_style() {
     let dash = start(config()).await;
     let alice = dash.login(&dash.alice).await;

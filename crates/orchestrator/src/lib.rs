@@ -42,6 +42,9 @@ pub struct OrchestratorConfig {
     /// Seals the copy of each store's credentials kept for its owner's credential view;
     /// `None`: no copy is kept.
     pub platform_key: Option<PlatformKey>,
+    /// The Kubernetes API server the driver talks to, named in every cluster error logged (not
+    /// in store events: tenants need not know the platform's address).
+    pub cluster_address: Option<String>,
 }
 
 impl Default for OrchestratorConfig {
@@ -58,6 +61,7 @@ impl Default for OrchestratorConfig {
             sweep_every: Duration::from_secs(60),
             sweep_unknown_namespaces: false,
             platform_key: None,
+            cluster_address: None,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct Context {
     /// Wakes this replica's loop (a store became due early).
     pub signal: WorkSignal,
     pub platform_key: Option<PlatformKey>,
+    /// The Kubernetes API server, for logs ("-" when there is none).
+    pub cluster_address: String,
 }
 
 impl Context {
@@ -105,6 +111,10 @@ impl Context {
             order_check: parts.order_check,
             signal,
             platform_key: config.platform_key.clone(),
+            cluster_address: config
+                .cluster_address
+                .clone()
+                .unwrap_or_else(|| "-".to_owned()),
         }
     }
 

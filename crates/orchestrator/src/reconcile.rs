@@ -123,10 +123,10 @@ async fn act(
     // The raw text is for the operator only: the tenant sees a classified reason.
     match &outcome {
         StepOutcome::Error(error) => {
-            tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, attempts = attempts + 1, "step failed")
+            tracing::warn!(store = %store.id, step = definition.name(), kind = error.kind(), %error, api_server = %ctx.cluster_address, attempts = attempts + 1, "step failed")
         }
         StepOutcome::Fatal { reason, message } => {
-            tracing::warn!(store = %store.id, step = definition.name(), reason, error = %message, "step failed for good")
+            tracing::warn!(store = %store.id, step = definition.name(), reason, error = %message, api_server = %ctx.cluster_address, "step failed for good")
         }
         _ => {}
     }

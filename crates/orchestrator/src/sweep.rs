@@ -17,7 +17,7 @@ pub async fn expire_and_delete_orphans(ctx: &Context, sweep_unknown: bool) {
         Err(e) => tracing::warn!(error = %e, "expiring stores failed"),
     }
     if let Err(e) = delete_orphans(ctx, sweep_unknown).await {
-        tracing::debug!(error = %e, "orphan namespace sweep skipped");
+        tracing::debug!(error = %e, api_server = %ctx.cluster_address, "orphan namespace sweep skipped");
     }
 }
 

@@ -368,6 +368,79 @@ async fn a_permanent_error_fails_the_store_and_nothing_more_is_tried() {
 }
 
 #[tokio::test]
+async fn a_retried_failed_store_provisions_again_from_the_step_that_failed() {
+    let h = harness().await;
+    let store = h.create("second-go").await;
+    h.cluster
+        .script_install_release([Err(ClusterError::Permanent(
+            "chart medusa not found".into(),
+        ))]);
+    assert!(settled(h.pass().await));
+    let failed = h.get(&store).await;
+    assert_eq!(failed.phase, Phase::Failed);
+
+    let now = Utc::now();
+    let deadline = now + chrono::Duration::minutes(10);
+    let retried = h
+        .state
+        .retry_store(
+            store.id,
+            deadline,
+            &audit_entry("tester", "store.retry"),
+            now,
+        )
+        .await
+        .expect("retry")
+        .expect("found");
+    let retried = match retried {
+        storefleet_state::RetryOutcome::Retried(store) => store,
+        other => panic!("a failed store is retried: {other:?}"),
+    };
+    assert_eq!(retried.phase, Phase::Provisioning);
+    assert_eq!(retried.generation, failed.generation + 1);
+    assert_eq!(
+        retried.deadline_at.timestamp_millis(),
+        deadline.timestamp_millis()
+    );
+    let calls_before = h.cluster.methods().len();
+
+    // The cause is gone (the fake installs this time): the next pass finishes the store.
+    assert!(settled(h.pass().await), "the retried store is picked up");
+    let ready = h.get(&store).await;
+    assert_eq!(ready.phase, Phase::Ready);
+    assert_eq!(
+        h.cluster.methods()[calls_before],
+        Method::InstallRelease,
+        "the namespace and guardrails, already done, are not redone"
+    );
+    let reasons = h.reasons(&store).await;
+    let retry_at = reasons
+        .iter()
+        .position(|r| r == "RetryRequested")
+        .expect("a RetryRequested event");
+    assert_eq!(reasons.last().map(String::as_str), Some("Ready"));
+    assert!(reasons[..retry_at].contains(&"ReleaseImpossible".to_owned()));
+
+    // Only a failed store: retrying a ready one changes nothing.
+    let again = h
+        .state
+        .retry_store(
+            store.id,
+            deadline,
+            &audit_entry("tester", "store.retry"),
+            Utc::now(),
+        )
+        .await
+        .expect("retry")
+        .expect("found");
+    assert!(matches!(
+        again,
+        storefleet_state::RetryOutcome::NotFailed(_)
+    ));
+    assert!(h.pass().await.is_none(), "a ready store is not due again");
+}
+
+#[tokio::test]
 async fn a_failing_order_check_keeps_the_store_provisioning_with_the_engine_s_reason() {
     let h = harness().await;
     let store = h.create("no-cod").await;

@@ -66,31 +66,12 @@ impl StateStore {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StateError> {
-        let rows = sqlx::query(
-            "SELECT id, at, actor, action, target, source_ip, request_id, outcome, detail \
-             FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditRecord {
-                    id: row.try_get("id")?,
-                    at: rows::time(row.try_get("at")?)?,
-                    entry: AuditEntry {
-                        actor: row.try_get("actor")?,
-                        action: row.try_get("action")?,
-                        target: row.try_get("target")?,
-                        source_ip: row.try_get("source_ip")?,
-                        request_id: row.try_get("request_id")?,
-                        outcome: row.try_get("outcome")?,
-                        detail: row.try_get("detail")?,
-                    },
-                })
-            })
-            .collect()
+        self.find_audit(&crate::AuditQuery {
+            before,
+            limit,
+            ..crate::AuditQuery::default()
+        })
+        .await
     }
 
     /// Delete entries recorded before `cutoff` (the retention period's start), a batch at a
@@ -118,3 +99,19 @@ impl StateStore {
 
 /// Entries deleted per statement when pruning.
 const PRUNE_BATCH: i64 = 1000;
+
+pub(crate) fn audit_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, StateError> {
+    Ok(AuditRecord {
+        id: row.try_get("id")?,
+        at: rows::time(row.try_get("at")?)?,
+        entry: AuditEntry {
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            target: row.try_get("target")?,
+            source_ip: row.try_get("source_ip")?,
+            request_id: row.try_get("request_id")?,
+            outcome: row.try_get("outcome")?,
+            detail: row.try_get("detail")?,
+        },
+    })
+}

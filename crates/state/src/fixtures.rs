@@ -1,10 +1,11 @@
-//! Test builders (feature `test-support`): a store to create, who asked, and room to create it.
+//! Test builders (feature `test-support`): a store to create, who asked, room to create it,
+//! and a store failed the way the orchestrator fails one.
 //! Change what a test cares about with struct update syntax:
 //! `NewStore { owner: "bob".into(), ..new_store("shop", Engine::Medusa) }`.
 
-use crate::{AuditEntry, CreateLimits, NewStore};
+use crate::{AuditEntry, CreateLimits, NewEvent, NewStore, Progress, StateError, StateStore};
 use chrono::Utc;
-use storefleet_domain::{Engine, Plan, StoreName};
+use storefleet_domain::{Engine, Phase, Plan, StoreId, StoreName};
 
 /// Quotas no test reaches by accident.
 pub const ROOMY: CreateLimits = CreateLimits {
@@ -42,4 +43,59 @@ pub fn audit_entry(actor: &str, action: &str) -> AuditEntry {
         outcome: "succeeded".to_owned(),
         detail: None,
     }
+}
+
+/// Record the due store `id` as failed with `message`, as the orchestrator does after a
+/// permanent error. False when it was not due.
+pub async fn record_failed(
+    state: &StateStore,
+    id: StoreId,
+    message: &str,
+) -> Result<bool, StateError> {
+    let event = NewEvent::warning("ReleaseImpossible", message);
+    record_settled(state, id, Phase::Failed, Some(message), event).await
+}
+
+/// Record the due store `id` (deletion requested) as deleted, as the orchestrator does once
+/// nothing is left in the cluster. False when it was not due.
+pub async fn record_deleted(state: &StateStore, id: StoreId) -> Result<bool, StateError> {
+    let event = NewEvent::normal("Deleted", "nothing was created in the cluster");
+    record_settled(state, id, Phase::Deleted, None, event).await
+}
+
+/// Claim the due store `id`, save it settled in `phase` with `event`, and release it.
+async fn record_settled(
+    state: &StateStore,
+    id: StoreId,
+    phase: Phase,
+    message: Option<&str>,
+    event: NewEvent,
+) -> Result<bool, StateError> {
+    let now = Utc::now();
+    let owner = "fixture-orchestrator";
+    let claimed = state
+        .claim(owner, now, now + chrono::Duration::seconds(30), 100)
+        .await?;
+    let mut found = false;
+    for work in claimed {
+        if work.store.id != id {
+            state.release_lease(work.store.id, owner).await?;
+            continue;
+        }
+        let generation = work.store.generation;
+        let mut store = work.store;
+        store.phase = phase;
+        store.message = message.map(str::to_owned);
+        store.observed_generation = generation;
+        let progress = Progress {
+            store,
+            events: vec![event.clone()],
+            next_attempt_at: now + chrono::Duration::days(3650),
+            attempts: 0,
+        };
+        found = state
+            .save_progress(owner, generation, &progress, now, true)
+            .await?;
+    }
+    Ok(found)
 }

@@ -5,25 +5,33 @@
 //! few statements that differ (row locking, notifications) ask the [`Dialect`].
 
 mod audit;
+mod audit_query;
 mod changes;
 mod credentials;
 mod events;
 mod fault;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
+mod idempotency;
+mod retry;
 mod rows;
 mod sealed;
 mod sessions;
+mod stats;
 mod store_query;
 mod stores;
 mod users;
 mod work;
 
 pub use audit::{AuditEntry, AuditRecord};
+pub use audit_query::AuditQuery;
 pub use changes::{listen, watch_sqlite, ChangeVersion, STORES_CHANNEL, USERS_CHANNEL};
 pub use events::{EventKind, NewEvent, StoreEvent};
 pub use fault::StorageFault;
+pub use idempotency::IDEMPOTENCY_KEY_TTL;
+pub use retry::RetryOutcome;
 pub use sealed::{KeyError, OwnerCredentials, PlatformKey, SealError};
+pub use stats::PlatformStats;
 pub use store_query::{PhaseFilter, StoreQuery};
 pub use stores::{CreateError, CreateLimits, CreateOutcome, DeleteOutcome, NewStore};
 pub use users::{Role, User, UserError};

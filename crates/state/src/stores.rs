@@ -5,7 +5,7 @@ use crate::events::{insert_event, NewEvent};
 use crate::rows::{conditions_json, store_from_row, STORE_COLUMNS};
 use crate::{millis, Dialect, StateError, StateStore, STORES_CHANNEL, WORK_CHANNEL};
 use chrono::{DateTime, Utc};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 use storefleet_domain::{
     namespace_for, Conditions, Engine, Phase, Plan, Store, StoreId, StoreName,
 };
@@ -50,6 +50,11 @@ pub enum CreateError {
     NameTaken { name: String, yours: bool },
     #[error("this Idempotency-Key was used with a different request body; use a new key for a new request")]
     IdempotencyMismatch,
+    /// The key's store has since been deleted (or is being deleted). Answering with it as if
+    /// created would tell a retrying client it has a store it does not; creating a new one
+    /// would make one key create twice. The caller decides, with a new key.
+    #[error("the store this Idempotency-Key created ({store_id}) has been deleted; use a new key to create another")]
+    IdempotentStoreDeleted { store_id: String },
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -96,24 +101,23 @@ impl StateStore {
             .await?;
 
         if let Some((key, hash)) = &new.idempotency {
-            let earlier = sqlx::query(
-                "SELECT request_hash, store_id FROM idempotency_keys WHERE owner = $1 AND key = $2",
-            )
-            .bind(&new.owner)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = earlier {
-                let earlier_hash: String = row.try_get("request_hash")?;
-                if &earlier_hash != hash {
+            if let Some(earlier) =
+                crate::idempotency::earlier(&mut tx, &new.owner, key, now).await?
+            {
+                if &earlier.request_hash != hash {
                     return Err(CreateError::IdempotencyMismatch);
                 }
-                let store_id: String = row.try_get("store_id")?;
+                let store_id = earlier.store_id;
                 let store = fetch_store(&mut tx, &store_id).await?.ok_or_else(|| {
                     StateError::Corrupt(format!(
                         "idempotency key points at missing store {store_id}"
                     ))
                 })?;
+                if matches!(store.phase, Phase::Deleting | Phase::Deleted) {
+                    // Release the create gate now, not when a queued ROLLBACK gets to run.
+                    tx.rollback().await?;
+                    return Err(CreateError::IdempotentStoreDeleted { store_id });
+                }
                 return Ok(CreateOutcome {
                     store,
                     replayed: true,
@@ -283,14 +287,7 @@ impl StateStore {
         now: DateTime<Utc>,
     ) -> Result<Option<DeleteOutcome>, StateError> {
         let mut tx = self.pool().begin().await?;
-        // Write first: on SQLite that takes the write lock before anything is read, so concurrent
-        // deletes wait their turn (busy timeout) instead of failing with "database is locked"
-        // when a read transaction tries to upgrade; on PostgreSQL it locks the row.
-        sqlx::query("UPDATE stores SET updated_at = updated_at WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let Some(store) = fetch_store(&mut tx, &id.to_string()).await? else {
+        let Some(store) = lock_store(&mut tx, id).await? else {
             return Ok(None);
         };
         if matches!(store.phase, Phase::Deleting | Phase::Deleted) {
@@ -367,6 +364,21 @@ fn name_index_refused(e: sqlx::Error, store: &Store) -> CreateError {
         },
         _ => CreateError::from(e),
     }
+}
+
+/// The store `id`, locked for the rest of `tx`. Write first: on SQLite that takes the write
+/// lock before anything is read, so concurrent changes wait their turn (busy timeout) instead
+/// of failing with "database is locked" when a read transaction tries to upgrade; on
+/// PostgreSQL it locks the row.
+pub(crate) async fn lock_store(
+    tx: &mut Transaction<'_, Any>,
+    id: StoreId,
+) -> Result<Option<Store>, StateError> {
+    sqlx::query("UPDATE stores SET updated_at = updated_at WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    fetch_store(tx, &id.to_string()).await
 }
 
 pub(crate) async fn fetch_store(

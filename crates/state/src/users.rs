@@ -68,27 +68,26 @@ impl StateStore {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<User, UserError> {
-        let user = User {
-            id: Uuid::now_v7(),
-            name: name.to_owned(),
-            role,
-            created_at: now,
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(user.id.to_string())
-        .bind(name)
-        .bind(role.as_str())
-        .bind(token_hash)
-        .bind(millis(now))
-        .execute(self.pool())
-        .await
-        .map_err(StateError::from)?;
-        if inserted.rows_affected() == 0 {
-            return Err(UserError::Exists(name.to_owned()));
-        }
+        let mut tx = self.pool().begin().await.map_err(StateError::from)?;
+        let user = insert_user(&mut tx, name, role, token_hash, now).await?;
+        tx.commit().await.map_err(StateError::from)?;
+        Ok(user)
+    }
+
+    /// [`StateStore::create_user`] with its audit entry, in one transaction (an admin adding a
+    /// user through the API).
+    pub async fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<User, UserError> {
+        let mut tx = self.pool().begin().await.map_err(StateError::from)?;
+        let user = insert_user(&mut tx, name, role, token_hash, now).await?;
+        insert_audit(&mut tx, audit, now).await?;
+        tx.commit().await.map_err(StateError::from)?;
         Ok(user)
     }
 
@@ -191,6 +190,37 @@ impl StateStore {
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
+}
+
+async fn insert_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+    role: Role,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<User, UserError> {
+    let user = User {
+        id: Uuid::now_v7(),
+        name: name.to_owned(),
+        role,
+        created_at: now,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(user.id.to_string())
+    .bind(name)
+    .bind(role.as_str())
+    .bind(token_hash)
+    .bind(millis(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(StateError::from)?;
+    if inserted.rows_affected() == 0 {
+        return Err(UserError::Exists(name.to_owned()));
+    }
+    Ok(user)
 }
 
 pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StateError> {

@@ -8,7 +8,7 @@ use storefleet_domain::{
 };
 use storefleet_state::{
     AuditEntry, CreateError, CreateLimits, DeleteOutcome, NewEvent, NewStore, Progress, Role,
-    StateStore, UserError,
+    StateStore, UserError, IDEMPOTENCY_KEY_TTL,
 };
 
 const LIMITS: CreateLimits = CreateLimits {
@@ -72,6 +72,10 @@ conformance!(
     lists_filter_by_phase_engine_owner_and_name_newest_first_by_default,
     audit_entries_older_than_the_retention_are_pruned,
     deletion_progress_is_saved_and_read_back,
+    an_idempotency_key_never_answers_with_a_deleted_store,
+    an_idempotency_key_is_forgotten_after_a_day_and_pruned,
+    the_audit_log_filters_by_actor_action_and_time_and_pages_newest_first,
+    platform_numbers_count_phases_the_last_day_and_time_to_ready,
 );
 
 /// Claim every due store for `owner` under a 30 s lease.
@@ -1167,4 +1171,251 @@ async fn deletion_progress_is_saved_and_read_back(state: StateStore) {
         .expect("get")
         .expect("exists");
     assert_eq!(saved.deletion_done, Some(DeletionStep::DeleteNamespace));
+}
+
+/// Create `name` for alice under `key` with body hash `hash`, at `at`.
+async fn create_keyed(
+    state: &StateStore,
+    name: &str,
+    key: (&str, &str),
+    at: chrono::DateTime<Utc>,
+) -> Result<storefleet_state::CreateOutcome, CreateError> {
+    state
+        .create_store(
+            new_store("alice", name, Some(key)),
+            LIMITS,
+            &audit("alice", "store.create"),
+            at,
+        )
+        .await
+}
+
+async fn an_idempotency_key_never_answers_with_a_deleted_store(state: StateStore) {
+    let now = Utc::now();
+    let first = create_keyed(&state, "shop", ("k1", "h1"), now - Duration::hours(23))
+        .await
+        .expect("first");
+    let replay = create_keyed(&state, "shop", ("k1", "h1"), now)
+        .await
+        .expect("replay within the day");
+    assert!(replay.replayed);
+    assert_eq!(replay.store.id, first.store.id);
+
+    state
+        .request_delete(first.store.id, &audit("alice", "store.delete"), now)
+        .await
+        .expect("delete")
+        .expect("exists");
+    let before = state.row_counts().await.expect("counts");
+    let refused = create_keyed(&state, "shop", ("k1", "h1"), now).await;
+    match refused {
+        Err(CreateError::IdempotentStoreDeleted { store_id }) => {
+            assert_eq!(store_id, first.store.id.to_string());
+        }
+        other => panic!("a deleted store's key must not replay it: {other:?}"),
+    }
+    assert_eq!(
+        state.row_counts().await.expect("counts"),
+        before,
+        "a refused replay writes nothing"
+    );
+}
+
+async fn an_idempotency_key_is_forgotten_after_a_day_and_pruned(state: StateStore) {
+    let now = Utc::now();
+    let old = create_keyed(&state, "cafe", ("k2", "h1"), now - IDEMPOTENCY_KEY_TTL)
+        .await
+        .expect("a day ago");
+    // Another body under the same key: within the day that is a mismatch, after it a new create.
+    let fresh = create_keyed(&state, "cafe-two", ("k2", "h2"), now)
+        .await
+        .expect("the expired key is free again");
+    assert!(!fresh.replayed);
+    assert_ne!(fresh.store.id, old.store.id);
+    let replay = create_keyed(&state, "cafe-two", ("k2", "h2"), now)
+        .await
+        .expect("the key now answers for the new store");
+    assert_eq!(replay.store.id, fresh.store.id);
+
+    create_keyed(&state, "bar", ("k3", "h1"), now - Duration::hours(30))
+        .await
+        .expect("an old key");
+    create_keyed(&state, "deli", ("k4", "h1"), now - Duration::hours(1))
+        .await
+        .expect("a recent key");
+    let pruned = state
+        .prune_idempotency_keys(now - IDEMPOTENCY_KEY_TTL)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 1, "only k3 is past its day");
+    let keys = state
+        .row_counts()
+        .await
+        .expect("counts")
+        .into_iter()
+        .find(|(table, _)| *table == "idempotency_keys")
+        .map(|(_, n)| n);
+    assert_eq!(keys, Some(2), "k2 (renewed) and k4 are kept");
+}
+
+async fn the_audit_log_filters_by_actor_action_and_time_and_pages_newest_first(state: StateStore) {
+    use storefleet_state::AuditQuery;
+    let now = Utc::now();
+    for (hours_ago, actor, action) in [
+        (30, "alice", "store.create"),
+        (20, "alice", "store.delete"),
+        (10, "bob", "store.create"),
+        (5, "alice", "store.create"),
+        (1, "admin", "user.add"),
+    ] {
+        state
+            .record_audit(&audit(actor, action), now - Duration::hours(hours_ago))
+            .await
+            .expect("audit");
+    }
+    let find = |query: AuditQuery| {
+        let state = state.clone();
+        async move {
+            state
+                .find_audit(&AuditQuery {
+                    limit: 100,
+                    ..query
+                })
+                .await
+                .expect("find")
+                .into_iter()
+                .map(|r| format!("{} {}", r.entry.actor, r.entry.action))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        find(AuditQuery {
+            actor: Some("alice".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        [
+            "alice store.create",
+            "alice store.delete",
+            "alice store.create"
+        ]
+    );
+    assert_eq!(
+        find(AuditQuery {
+            action: Some("store.create".into()),
+            since: Some(now - Duration::hours(24)),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["alice store.create", "bob store.create"]
+    );
+    assert_eq!(
+        find(AuditQuery {
+            since: Some(now - Duration::hours(21)),
+            until: Some(now - Duration::hours(5)),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["bob store.create", "alice store.delete"],
+        "since is inclusive, until exclusive"
+    );
+    let first = state
+        .find_audit(&AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("page");
+    let next = state
+        .find_audit(&AuditQuery {
+            limit: 2,
+            before: first.last().map(|r| r.id),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("page");
+    let actions: Vec<&str> = first
+        .iter()
+        .chain(&next)
+        .map(|r| r.entry.actor.as_str())
+        .collect();
+    assert_eq!(actions, ["admin", "alice", "bob", "alice"]);
+}
+
+async fn platform_numbers_count_phases_the_last_day_and_time_to_ready(state: StateStore) {
+    let now = Utc::now();
+    let ready = create(&state, "alice", "quick").await;
+    let failing = create(&state, "alice", "broken").await;
+    create(&state, "bob", "waiting").await;
+    // `quick` becomes ready 90 s after it was requested; `broken` fails.
+    let at = ready.created_at + Duration::seconds(90);
+    settle(&state, ready.id, Phase::Ready, "Ready", at).await;
+    settle(&state, failing.id, Phase::Failed, "ReleaseImpossible", at).await;
+
+    let stats = state
+        .platform_stats(now - Duration::hours(24))
+        .await
+        .expect("stats");
+    let count = |phase: Phase| {
+        stats
+            .by_phase
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, n)| *n)
+    };
+    assert_eq!(count(Phase::Ready), Some(1));
+    assert_eq!(count(Phase::Failed), Some(1));
+    assert_eq!(count(Phase::Requested), Some(1));
+    assert_eq!(count(Phase::Deleted), Some(0), "every phase is listed");
+    assert_eq!(stats.created, 3);
+    assert_eq!(stats.failed, 1);
+    assert_eq!(stats.provisioning, 1);
+    assert_eq!(stats.ready_samples, 1);
+    assert_eq!(stats.time_to_ready_p50, Some(Duration::seconds(90)));
+    assert_eq!(stats.time_to_ready_p95, Some(Duration::seconds(90)));
+
+    let later = state
+        .platform_stats(now + Duration::hours(1))
+        .await
+        .expect("stats");
+    assert_eq!(
+        later.created, 0,
+        "nothing was requested after the window starts"
+    );
+    assert_eq!(later.ready_samples, 0);
+    assert_eq!(later.time_to_ready_p50, None);
+}
+
+/// Record the due store `id` settled in `phase` at `at` with one event, as the orchestrator would.
+async fn settle(
+    state: &StateStore,
+    id: storefleet_domain::StoreId,
+    phase: Phase,
+    reason: &str,
+    at: chrono::DateTime<Utc>,
+) {
+    let work = claim(state, "orch", at).await;
+    let mut found = None;
+    for w in work {
+        if w.store.id == id {
+            found = Some(w.store);
+        } else {
+            state
+                .release_lease(w.store.id, "orch")
+                .await
+                .expect("release");
+        }
+    }
+    let mut store = found.expect("due");
+    let generation = store.generation;
+    store.phase = phase;
+    store.observed_generation = generation;
+    let done = Progress {
+        events: vec![NewEvent::normal(reason, reason)],
+        ..progress(store, at + Duration::days(3650))
+    };
+    assert!(state
+        .save_progress("orch", generation, &done, at, true)
+        .await
+        .expect("save"));
 }

@@ -413,6 +413,20 @@ pub enum StoreCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Provision a failed store again from the step that failed, with a new deadline.
+    Retry {
+        /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.
+        #[arg(value_name = "STORE")]
+        id: String,
+        /// Follow progress until the store is ready or failed.
+        #[arg(long)]
+        wait: bool,
+        /// How long `--wait` waits (e.g. 90s, 10m, 1h); exit code 7 when it runs out.
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Show a store's admin login (and Medusa's publishable key): yours only, once setup is done.
     Credentials {
         /// The store: its id, an unambiguous id prefix (4+ characters), or the name of your live store.

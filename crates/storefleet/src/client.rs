@@ -1,4 +1,4 @@
-//! Client commands: `storefleet store create|list|get|delete|credentials|events` against a running API.
+//! Client commands: `storefleet store create|list|get|delete|retry|credentials|events` against a running API.
 
 use crate::cli::LoginArgs;
 use crate::cli::{ClientArgs, StoreCommand, StoreOutput, WaitFor};
@@ -30,7 +30,9 @@ impl Api {
             args.profile.as_deref(),
             &config,
         )?;
-        let token = target.token.or_else(profiles::token_from_file);
+        let token = target
+            .token
+            .or_else(|| profiles::token_from_file(&target.api_url));
         Self::at(&target.api_url, token)
     }
 
@@ -50,9 +52,14 @@ impl Api {
             );
         }
         let Some(token) = token else {
+            let file = if profiles::token_file_serves(base) {
+                ""
+            } else {
+                " (the token file `just admin` writes is used only for the default addresses)"
+            };
             return fail(
                 Failure::Auth,
-                format!("no API token for {base}: run storefleet login, pass --token or set STOREFLEET_TOKEN"),
+                format!("no API token for {base}: run storefleet login, pass --token or set STOREFLEET_TOKEN{file}"),
             );
         };
         Ok(Self {
@@ -311,6 +318,30 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
                     s["phase"].as_str().unwrap_or("?")
                 )
             });
+            Ok(())
+        }
+        StoreCommand::Retry {
+            id,
+            wait,
+            timeout,
+            client,
+        } => {
+            let api = Api::new(&client)?;
+            let id = api.store_id(&id).await?;
+            let store = api
+                .send(api.request(Method::POST, &format!("/stores/{id}/retry")))
+                .await?;
+            emit(client.output, &store, |s, _| {
+                println!(
+                    "retry requested for {} ({}); phase: {}",
+                    s["name"].as_str().unwrap_or("?"),
+                    id,
+                    s["phase"].as_str().unwrap_or("?")
+                )
+            });
+            if wait {
+                wait_for(&api, &id, WaitFor::Ready, timeout).await?;
+            }
             Ok(())
         }
         StoreCommand::Credentials { id, client } => {

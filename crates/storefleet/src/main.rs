@@ -2,6 +2,8 @@
 
 mod cli;
 mod client;
+mod cluster_connect;
+mod database_url;
 mod exit_code;
 mod order_check;
 mod platform_key;

@@ -21,7 +21,7 @@ pub fn resolve(args: &ServerArgs, make_beside_sqlite: bool) -> anyhow::Result<Op
     if let Some(path) = &args.encryption_key_file {
         return read_key_file(path).map(Some);
     }
-    match sqlite_file(&args.db.database_url).filter(|_| make_beside_sqlite) {
+    match crate::database_url::sqlite_file(&args.db.database_url).filter(|_| make_beside_sqlite) {
         Some(db) => {
             let path = key_path_beside(&db);
             ensure_key_file(&path).map(Some)
@@ -65,14 +65,6 @@ fn ensure_key_file(path: &Path) -> anyhow::Result<PlatformKey> {
     }
 }
 
-/// The file of a `sqlite:` URL, or `None` for an in-memory database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
-}
-
 /// `storefleet.db` → `storefleet.db.key`, in the same directory.
 fn key_path_beside(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -85,18 +77,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_key_file_of_a_sqlite_url_sits_beside_its_database() {
-        let cases = [
-            ("sqlite://storefleet.db", Some("storefleet.db.key")),
-            ("sqlite:///tmp/a/b.db?mode=rwc", Some("/tmp/a/b.db.key")),
-            ("sqlite:data.db", Some("data.db.key")),
-            ("sqlite::memory:", None),
-            ("sqlite://:memory:", None),
-            ("postgres://u:p@h/db", None),
-        ];
-        for (url, want) in cases {
-            let got = sqlite_file(url).map(|p| key_path_beside(&p));
-            assert_eq!(got, want.map(PathBuf::from), "{url}");
+    fn the_key_file_sits_beside_its_database() {
+        // Which file a URL names is database_url's job (and its tests').
+        for (db, key) in [
+            ("storefleet.db", "storefleet.db.key"),
+            ("/tmp/a/b.db", "/tmp/a/b.db.key"),
+        ] {
+            assert_eq!(key_path_beside(Path::new(db)), PathBuf::from(key));
         }
     }
 

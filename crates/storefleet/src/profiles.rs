@@ -1,6 +1,7 @@
 //! Where the client commands get their API address and token: flags and environment first, then
 //! the profile `storefleet login` saved (one per platform), then the token file `just admin`
-//! writes. A profile's token is only ever sent to that profile's own address.
+//! writes. A profile's token is only ever sent to that profile's own address, and the token
+//! file's only to the addresses `serve` and `just up` use by default.
 
 use crate::exit_code::{fail, Failure};
 use anyhow::Context as _;
@@ -10,6 +11,15 @@ use std::path::{Path, PathBuf};
 
 /// The address used when nothing names one: `storefleet serve`'s default.
 pub const DEFAULT_API_URL: &str = "http://127.0.0.1:8080";
+
+/// The addresses the token file's token may be sent to: `serve`'s default (also by name) and
+/// the dashboard `just up` installs. The file carries no address of its own, so any other
+/// server named by `--api-url` could be a stranger's and must not receive it.
+pub const TOKEN_FILE_URLS: [&str; 3] = [
+    DEFAULT_API_URL,
+    "http://localhost:8080",
+    "http://storefleet.127.0.0.1.nip.io",
+];
 
 /// The client's config file: profiles by name, and which one is current.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -138,18 +148,30 @@ pub fn resolve(
         .map(str::to_owned)
         .or_else(|| chosen.map(|p| p.api_url.clone()))
         .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
     let token = token.map(str::to_owned).or_else(|| {
         // A profile's token goes only to its own address.
         chosen
-            .filter(|p| same(&p.api_url, &api_url))
+            .filter(|p| same_url(&p.api_url, &api_url))
             .map(|p| p.token.clone())
     });
     Ok(Target { api_url, token })
 }
 
-/// The token `just admin` left in its token file, if any (used when nothing else gives one).
-pub fn token_from_file() -> Option<String> {
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// Whether the token file's token may be sent to `api_url` (see [`TOKEN_FILE_URLS`]).
+pub fn token_file_serves(api_url: &str) -> bool {
+    TOKEN_FILE_URLS.iter().any(|url| same_url(url, api_url))
+}
+
+/// The token `just admin` left in its token file, if any and if `api_url` is one of the
+/// addresses it is meant for (used when nothing else gives a token).
+pub fn token_from_file(api_url: &str) -> Option<String> {
+    if !token_file_serves(api_url) {
+        return None;
+    }
     let text = std::fs::read_to_string(token_file()?).ok()?;
     let token = text.trim();
     (!token.is_empty()).then(|| token.to_owned())
@@ -207,6 +229,17 @@ mod tests {
             Some("http://elsewhere:8080")
         );
         assert_eq!(t.and_then(|t| t.token), None);
+    }
+
+    #[test]
+    fn the_token_file_serves_only_the_default_addresses() {
+        assert!(token_file_serves("http://127.0.0.1:8080"));
+        assert!(token_file_serves("http://127.0.0.1:8080/"));
+        assert!(token_file_serves("http://localhost:8080"));
+        assert!(token_file_serves("http://storefleet.127.0.0.1.nip.io"));
+        assert!(!token_file_serves("http://127.0.0.1:8081"));
+        assert!(!token_file_serves("https://fleet.example.com"));
+        assert!(!token_file_serves("http://127.0.0.1:8080.evil.example"));
     }
 
     #[test]

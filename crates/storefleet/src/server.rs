@@ -7,9 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use storefleet_api::{metrics::HttpMetrics, ApiConfig, AppState};
-use storefleet_cluster::helm::Helm;
-use storefleet_cluster::kube_driver::KubeDriver;
-use storefleet_cluster::{ClusterDriver, ClusterSettings, NoCluster};
+use storefleet_cluster::ClusterSettings;
 use storefleet_orchestrator::metrics::OrchestratorMetrics;
 use storefleet_orchestrator::{Orchestrator, OrchestratorConfig, Parts};
 use storefleet_ordercheck::HttpOrderCheck;
@@ -111,67 +109,15 @@ fn cluster_settings(args: &ServerArgs) -> anyhow::Result<ClusterSettings> {
     })
 }
 
-/// The cluster driver: kubeconfig found the usual way (KUBECONFIG, ~/.kube/config, in-cluster).
-/// Without one the orchestrator still runs and stores wait, each saying why.
-async fn cluster_driver(
-    args: &ServerArgs,
-    mut settings: ClusterSettings,
-) -> Arc<dyn ClusterDriver> {
-    match kube::Client::try_default().await {
-        Ok(client) => {
-            if settings.kube_api_cidrs.is_empty() {
-                settings.kube_api_cidrs =
-                    storefleet_cluster::kube_driver::kube_api_addresses(&client).await;
-            }
-            let helm = Helm::new(
-                args.helm.clone(),
-                args.charts_dir.clone(),
-                None,
-                usize::from(args.helm_processes),
-            );
-            Arc::new(KubeDriver::new(client, settings, helm))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "no Kubernetes cluster configured; stores will wait for one");
-            Arc::new(NoCluster(
-                "no kubeconfig found and not running in a cluster".to_owned(),
-            ))
-        }
-    }
-}
-
 /// How long open connections (event streams above all) get to finish after a shutdown signal
 /// before they are closed: a pod's rollout must not wait for its grace period's SIGKILL.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The Kubernetes API server this process would act on, for the startup banner: the
-/// kubeconfig's current context and its server, or the in-cluster service account.
-fn cluster_description() -> String {
-    if let Ok(config) = kube::config::Kubeconfig::read() {
-        let context = config.current_context.clone().unwrap_or_default();
-        let server = config
-            .contexts
-            .iter()
-            .find(|c| c.name == context)
-            .and_then(|c| c.context.as_ref())
-            .and_then(|c| config.clusters.iter().find(|k| k.name == c.cluster))
-            .and_then(|k| k.cluster.as_ref())
-            .and_then(|k| k.server.clone());
-        if let Some(server) = server {
-            return format!("context {context} at {server}");
-        }
-    }
-    match std::env::var("KUBERNETES_SERVICE_HOST") {
-        Ok(host) => format!("in-cluster at https://{host}"),
-        Err(_) => "none (no kubeconfig, not in a cluster): stores wait for one".to_owned(),
-    }
-}
-
 /// What the process serves and acts on: one log line always, and a banner on a terminal.
 fn announce(args: &ServerArgs, role: Role, address: std::net::SocketAddr) {
     let url = format!("http://{address}");
-    let database = crate::users::describe(&args.db.database_url);
-    let cluster = (role != Role::ApiOnly).then(cluster_description);
+    let database = crate::database_url::describe(&args.db.database_url);
+    let cluster = (role != Role::ApiOnly).then(crate::cluster_connect::description);
     tracing::info!(listen = %address, ?role, %database, cluster = cluster.as_deref().unwrap_or("-"), "storefleet listening");
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         if role != Role::OrchestratorOnly {
@@ -208,7 +154,7 @@ pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Resul
     let registry = Arc::new(registry);
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(crate::retention::prune_audit_log(
+    tasks.spawn(crate::retention::prune_expired(
         state.clone(),
         args.audit_retention_days,
         shutdown_rx.clone(),
@@ -221,8 +167,9 @@ pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Resul
                 .context("reading this installation's id from the state store")?,
             ..cluster_settings(&args)?
         };
-        let driver = cluster_driver(&args, settings.clone()).await;
+        let cluster = crate::cluster_connect::connect(&args, settings.clone()).await;
         let config = OrchestratorConfig {
+            cluster_address: cluster.address,
             concurrency: usize::from(args.concurrency),
             lease: Duration::from_secs(args.lease_seconds),
             platform_key: platform_key.clone(),
@@ -232,7 +179,7 @@ pub async fn serve_until_shutdown(args: ServerArgs, role: Role) -> anyhow::Resul
         let orchestrator = Orchestrator::new(
             Parts {
                 state: state.clone(),
-                driver,
+                driver: cluster.driver,
                 settings,
                 order_check: Arc::new(HttpOrderCheck::default()),
             },

@@ -6,41 +6,12 @@
 use crate::cli::DatabaseArgs;
 use crate::exit_code::{fail, Failure};
 use anyhow::Context as _;
-use std::path::PathBuf;
 use storefleet_state::{AuditEntry, Role, StateStore, UserError};
-
-/// The SQLite file a `sqlite:` URL names, made absolute; `None` for any other database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = PathBuf::from(rest.split('?').next().unwrap_or(rest));
-    if path.is_absolute() {
-        Some(path)
-    } else {
-        std::env::current_dir().ok().map(|dir| dir.join(path))
-    }
-}
-
-/// The database for people: the SQLite file's absolute path, or a PostgreSQL URL without its
-/// user and password.
-pub fn describe(url: &str) -> String {
-    if let Some(path) = sqlite_file(url) {
-        return format!("SQLite {}", path.display());
-    }
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-            format!("{scheme}://{}", host_and_db.split('?').next().unwrap_or(""))
-        }
-        None => "(unrecognised database URL)".to_owned(),
-    }
-}
 
 /// Open the existing state store for a user command, saying which one on stderr; a SQLite file
 /// that does not exist is an error instead of a new, empty database.
 async fn open_existing(db: &DatabaseArgs) -> anyhow::Result<StateStore> {
-    if let Some(path) = sqlite_file(&db.database_url) {
+    if let Some(path) = crate::database_url::absolute_sqlite_file(&db.database_url) {
         if !path.exists() {
             return fail(
                 Failure::NotFound,
@@ -52,7 +23,10 @@ async fn open_existing(db: &DatabaseArgs) -> anyhow::Result<StateStore> {
             );
         }
     }
-    eprintln!("database: {}", describe(&db.database_url));
+    eprintln!(
+        "database: {}",
+        crate::database_url::describe(&db.database_url)
+    );
     StateStore::connect(&db.database_url)
         .await
         .context("could not open the state store")
@@ -156,33 +130,5 @@ pub async fn remove(name: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
         Err(e @ UserError::NotFound(_)) => fail(Failure::NotFound, format!("{e}; nothing changed")),
         Err(e @ UserError::OwnsStores { .. }) => fail(Failure::Conflict, e.to_string()),
         Err(e) => Err(e.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn databases_are_described_without_secrets() {
-        assert_eq!(
-            describe("sqlite:///var/lib/sf.db?mode=rwc"),
-            "SQLite /var/lib/sf.db"
-        );
-        assert_eq!(
-            describe("postgres://storefleet:s3cret@db.internal:5432/storefleet?sslmode=require"),
-            "postgres://db.internal:5432/storefleet"
-        );
-        assert!(!describe("postgres://u:p%40ss@h/d").contains("p%40ss"));
-    }
-
-    #[test]
-    fn relative_sqlite_files_are_made_absolute() {
-        let path = sqlite_file("sqlite://storefleet.db").unwrap_or_default();
-        assert!(
-            path.is_absolute() && path.ends_with("storefleet.db"),
-            "{path:?}"
-        );
-        assert_eq!(sqlite_file("postgres://h/d"), None);
     }
 }

@@ -14,6 +14,7 @@ struct ApiProcess {
     child: Child,
     url: String,
     token: String,
+    db: String,
     _dir: tempfile::TempDir,
 }
 
@@ -40,15 +41,12 @@ fn start_api() -> ApiProcess {
         .spawn()
         .expect("start storefleet api");
     let url = format!("http://127.0.0.1:{port}");
-    let up_by = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < up_by, "storefleet api did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_until_healthy_blocking(&url, "storefleet api");
     ApiProcess {
         child,
         url,
         token,
+        db,
         _dir: dir,
     }
 }
@@ -419,7 +417,9 @@ fn login_saves_a_checked_profile_that_later_commands_use_and_flags_override() {
 }
 
 #[test]
-fn the_token_file_just_admin_writes_is_used_when_nothing_else_gives_a_token() {
+fn the_token_file_just_admin_writes_is_never_sent_to_another_server() {
+    // The file holds an admin token and no address: a server named by --api-url other than the
+    // defaults (serve's, just's dashboard) could be anyone's, so it must not receive it.
     let api = start_api();
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(home.path().join("storefleet")).unwrap();
@@ -428,17 +428,87 @@ fn the_token_file_just_admin_writes_is_used_when_nothing_else_gives_a_token() {
         format!("{}\n", api.token),
     )
     .unwrap();
-    let listed = bare(home.path())
-        .args(["store", "list", "--api-url", &api.url])
-        .output()
-        .expect("list");
-    assert!(listed.status.success(), "{}", stderr(&listed));
-    let without = tempfile::tempdir().unwrap();
-    let refused = bare(without.path())
+    let refused = bare(home.path())
         .args(["store", "list", "--api-url", &api.url])
         .output()
         .expect("list");
     assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("used only for the default addresses"),
+        "{}",
+        stderr(&refused)
+    );
+    // The same token given explicitly works: only the fallback is limited.
+    let explicit = bare(home.path())
+        .args([
+            "store",
+            "list",
+            "--api-url",
+            &api.url,
+            "--token",
+            &api.token,
+        ])
+        .output()
+        .expect("list");
+    assert!(explicit.status.success(), "{}", stderr(&explicit));
+}
+
+#[test]
+fn a_failed_store_is_retried_by_name_and_only_a_failed_one() {
+    let api = start_api();
+    let created = run(&api, &["store", "create", "flaky", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let id = id_in(&created);
+
+    let not_failed = run(&api, &["store", "retry", "flaky"]);
+    assert_eq!(not_failed.status.code(), Some(4), "{}", stderr(&not_failed));
+    assert!(
+        stderr(&not_failed).contains("only a failed store can be retried; this one is requested"),
+        "{}",
+        stderr(&not_failed)
+    );
+
+    // Fail it as the orchestrator would (this API runs none).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let state = storefleet_state::StateStore::connect(&api.db)
+            .await
+            .unwrap();
+        let id = id.parse().unwrap();
+        assert!(
+            storefleet_state::fixtures::record_failed(&state, id, "chart not found")
+                .await
+                .unwrap()
+        );
+        state.close().await;
+    });
+    let failed = run(&api, &["store", "get", "flaky"]);
+    assert!(
+        stdout(&failed).contains("phase:      failed"),
+        "{}",
+        stdout(&failed)
+    );
+
+    // With --wait it follows the store; no orchestrator runs here, so the wait times out (7).
+    let retried = run(
+        &api,
+        &["store", "retry", "flaky", "--wait", "--timeout", "2s"],
+    );
+    assert!(
+        stdout(&retried).contains(&format!(
+            "retry requested for flaky ({id}); phase: provisioning"
+        )),
+        "{}",
+        stdout(&retried)
+    );
+    assert_eq!(retried.status.code(), Some(7), "{}", stderr(&retried));
+    let again = run(&api, &["store", "retry", &id[..13]]);
+    assert_eq!(
+        again.status.code(),
+        Some(4),
+        "now provisioning: {}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -523,15 +593,12 @@ fn serve_takes_a_host_name_and_exits_promptly_on_sigterm_with_an_event_stream_op
         .spawn()
         .expect("serve");
     let url = format!("http://localhost:{port}");
-    let up_by = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < up_by, "serve did not listen on localhost");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_until_healthy_blocking(&url, "serve on localhost");
     let api = ApiProcess {
         child: Command::new("true").spawn().unwrap(),
         url: url.clone(),
         token: token.clone(),
+        db: db.clone(),
         _dir: tempfile::tempdir().unwrap(),
     };
     let created = run(&api, &["store", "create", "stream-1", "--engine", "medusa"]);
@@ -580,4 +647,71 @@ fn serve_takes_a_host_name_and_exits_promptly_on_sigterm_with_an_event_stream_op
         "the log names the database: {log}"
     );
     assert!(!log.contains('\u{1b}'), "no colour codes in a file: {log}");
+}
+
+#[test]
+fn serve_names_the_kubernetes_api_server_it_could_not_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("storefleet.db").display());
+    let token = common::add_user(&db, "merchant", false);
+    // A kubeconfig whose server nobody listens on: a cluster that is down, or the wrong context.
+    let dead = storefleet_testkit::free_port().unwrap();
+    let server = format!("https://127.0.0.1:{dead}");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: down\n\
+             clusters: [{{name: down, cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: someone, user: {{token: not-a-secret}}}}]\n\
+             contexts: [{{name: down, context: {{cluster: down, user: someone}}}}]\n"
+        ),
+    )
+    .unwrap();
+    let port = storefleet_testkit::free_port().unwrap();
+    let log = dir.path().join("serve.log");
+    let serve = Command::new(env!("CARGO_BIN_EXE_storefleet"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--database-url")
+        .arg(&db)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("STOREFLEET_LOG_FORMAT", "text")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("serve");
+    let api = ApiProcess {
+        child: serve,
+        url: format!("http://127.0.0.1:{port}"),
+        token,
+        db,
+        _dir: dir,
+    };
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let until = |what: &str, found: &dyn Fn(&str) -> bool| {
+        let by = Instant::now() + Duration::from_secs(30);
+        while !found(&logged()) {
+            assert!(Instant::now() < by, "no {what} in the log:\n{}", logged());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // At startup: the probe says which address did not answer.
+    until("startup warning naming the server", &|l| {
+        l.lines()
+            .any(|line| line.contains("did not answer") && line.contains(&server))
+    });
+    // And every failed step the orchestrator logs names it too.
+    let created = run(&api, &["store", "create", "far-away", "--engine", "medusa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    until("step failure naming the server", &|l| {
+        l.lines().any(|line| {
+            line.contains("step failed") && line.contains(&format!("api_server={server}"))
+        })
+    });
+    assert!(
+        !logged().contains("not-a-secret"),
+        "the kubeconfig's token stays out of logs"
+    );
 }

@@ -39,14 +39,7 @@ async fn while_postgres_is_down_the_api_answers_503_and_recovers_by_itself() {
         .build()
         .expect("client");
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "serve did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until_healthy(&base, "serve").await;
     let create = |name: &'static str| {
         http.post(format!("{base}/api/v1/stores"))
             .bearer_auth(&token)

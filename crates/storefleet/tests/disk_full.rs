@@ -96,17 +96,6 @@ fn stop(mut serve: Child) {
     serve.wait().expect("reap");
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "serve did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn readyz(http: &reqwest::Client, base: &str) -> u16 {
     http.get(format!("{base}/readyz"))
         .send()
@@ -158,7 +147,7 @@ async fn a_full_disk_answers_503_and_loses_no_acknowledged_store() {
         .expect("client");
 
     let serve = spawn_serve(port, &db, &log);
-    wait_healthy(&http, &base).await;
+    common::wait_until_healthy(&base, "serve").await;
     let mut acknowledged: Vec<String> = Vec::new();
     for i in 0..3 {
         let (status, id, _) = create(&http, &base, &token, &format!("before-{i}")).await;
@@ -215,7 +204,7 @@ async fn a_full_disk_answers_503_and_loses_no_acknowledged_store() {
     stop(serve);
 
     let serve = spawn_serve(port, &db, &log);
-    wait_healthy(&http, &base).await;
+    common::wait_until_healthy(&base, "serve").await;
     let list: serde_json::Value = http
         .get(format!("{base}/api/v1/stores?limit=100"))
         .bearer_auth(&token)

@@ -30,14 +30,7 @@ async fn with_a_metrics_address_the_main_port_does_not_serve_metrics() {
         .build()
         .expect("client");
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "serve did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until_healthy(&base, "serve").await;
     let list = http
         .get(format!("{base}/api/v1/stores"))
         .bearer_auth(&token)

@@ -50,20 +50,7 @@ impl Platform {
     }
 
     async fn wait_healthy(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while self
-            .http
-            .get(format!("{}/healthz", self.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "serve did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        common::wait_until_healthy(&self.base, "serve").await;
     }
 
     async fn create(&self, name: &str) -> Value {

@@ -5,6 +5,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
+mod common;
+
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::path::{Path, PathBuf};
@@ -88,17 +90,7 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let mut responses = String::new();
-    let ready = async {
-        loop {
-            if http.get(format!("{base}/healthz")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), ready)
-        .await
-        .expect("serve came up");
+    common::wait_until_healthy(&base, "serve").await;
     let created = http
         .post(format!("{base}/api/v1/stores"))
         .bearer_auth(&token)

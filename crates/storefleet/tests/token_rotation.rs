@@ -74,11 +74,7 @@ async fn rotation_reaches_a_running_api(db: &str, bound: Duration) {
     );
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let up = Instant::now();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(up.elapsed() < Duration::from_secs(30), "api came up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until_healthy(&base, "storefleet api").await;
     // The API now remembers who the old token belongs to.
     assert_eq!(status(&http, &base, &old).await, 200);
     assert_eq!(status(&http, &base, &old).await, 200);

@@ -3,7 +3,9 @@
 //! and one small script adds the live parts (the list polls the JSON list, a store's page
 //! follows its events over Server-Sent Events).
 
+mod admin;
 mod pages;
+mod retry;
 mod session;
 
 use crate::error::ApiError;
@@ -23,12 +25,14 @@ use std::sync::LazyLock;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("list.html", include_str!("templates/list.html")),
     ("detail.html", include_str!("templates/detail.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("admin.html", include_str!("templates/admin.html")),
+    ("audit.html", include_str!("templates/audit.html")),
     (
         "credentials.html",
         include_str!("templates/credentials.html"),
@@ -53,6 +57,9 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/stores", post(pages::create))
         .route("/stores/{id}", get(pages::detail))
         .route("/stores/{id}/delete", post(pages::delete))
+        .route("/stores/{id}/retry", post(retry::retry))
+        .route("/admin", get(admin::overview))
+        .route("/admin/audit", get(admin::audit))
         .route("/stores/{id}/credentials", post(pages::credentials))
         .route("/logout", post(session::logout))
         // Form posts spend the user's budget, or the anonymous one of their address; reads are

@@ -431,6 +431,8 @@ struct DetailPage {
     deadline_iso: String,
     /// Whether the store is still working towards ready (the deadline matters).
     provisioning: bool,
+    /// Whether the store failed (then a Retry button is offered).
+    failed: bool,
 }
 
 pub(crate) async fn detail(
@@ -479,6 +481,7 @@ pub(crate) async fn detail(
         created_iso: store.created_at.to_rfc3339(),
         deadline_iso: store.deadline_at.to_rfc3339(),
         provisioning: matches!(store.phase, Phase::Requested | Phase::Provisioning),
+        failed: store.phase == Phase::Failed,
     };
     Ok(render(StatusCode::OK, "detail.html", &page))
 }
@@ -549,9 +552,10 @@ mod tests {
     }
 }
 
+/// A form that carries only this session's CSRF token.
 #[derive(Deserialize)]
 pub(crate) struct CsrfForm {
-    csrf: Option<String>,
+    pub(crate) csrf: Option<String>,
 }
 
 #[derive(Serialize)]

@@ -88,3 +88,33 @@ pub fn spawn_storefleet_with_charts(
         .spawn()
         .unwrap_or_else(|e| panic!("start storefleet {role}: {e}"))
 }
+
+/// Wait until the server at `base` (`http://host:port`) answers `GET /healthz`, at most 30 s;
+/// `what` names it in the failure.
+pub async fn wait_until_healthy(base: &str, what: &str) {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match http.get(format!("{base}/healthz")).send().await {
+            Ok(response) if response.status().is_success() => return,
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not answer /healthz at {base} within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// [`wait_until_healthy`] for tests that do not run in a runtime of their own.
+pub fn wait_until_healthy_blocking(base: &str, what: &str) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(wait_until_healthy(base, what));
+}

@@ -74,9 +74,7 @@
   });
 
   // "3 min ago" for a time in the past (the exact time stays in the title).
-  function relative(iso, now) {
-    const at = new Date(iso).getTime();
-    if (Number.isNaN(at)) return '';
+  function relative(at, now) {
     const seconds = Math.max(0, Math.round((now - at) / 1000));
     if (seconds < 45) return 'just now';
     const minutes = Math.round(seconds / 60);
@@ -95,17 +93,21 @@
     return `${Math.round(minutes / 60)} h`;
   }
 
-  function elapsedAndDeadline(root) {
+  // The text of a <time data-relative="KIND">, by kind, from its time `at` and `now` (ms).
+  const RELATIVE = {
+    ago: (at, now) => relative(at, now),
+    elapsed: (at, now) => span(now - at),
+    deadline: (at, now) => (at > now ? `in ${span(at - now)}` : `passed ${span(now - at)} ago`),
+  };
+
+  // Keep every <time data-relative> under `root` current; its title keeps the full time.
+  function refreshTimes(root) {
     const now = Date.now();
     root.querySelectorAll('time[data-relative][datetime]').forEach((el) => {
+      const format = RELATIVE[el.dataset.relative];
       const at = Date.parse(el.getAttribute('datetime'));
-      if (Number.isNaN(at)) return;
-      const text =
-        el.dataset.relative === 'deadline'
-          ? at > now
-            ? `in ${span(at - now)}`
-            : `passed ${span(now - at)} ago`
-          : span(now - at);
+      if (!format || Number.isNaN(at)) return;
+      const text = format(at, now);
       if (el.textContent !== text) el.textContent = text;
       el.title = time(el.getAttribute('datetime'));
     });
@@ -116,15 +118,6 @@
     if (store.phase !== 'provisioning') return '';
     const failing = (store.conditions || []).find((c) => c.status === 'False' && c.reason === 'Retrying');
     return failing ? `${failing.type}: ${failing.message}` : '';
-  }
-
-  function relativeTimes(root) {
-    const now = Date.now();
-    root.querySelectorAll('time[data-field="created"][datetime]').forEach((el) => {
-      const text = relative(el.getAttribute('datetime'), now);
-      if (text && el.textContent !== text) el.textContent = text;
-      el.title = time(el.getAttribute('datetime'));
-    });
   }
 
   // The list: poll the JSON list, update each row in place, add stores created elsewhere (CLI,
@@ -264,7 +257,7 @@
           else addRow(store);
         }
         applyFilters();
-        relativeTimes(table);
+        refreshTimes(table);
         liveStatus('ok', 'live');
       } catch (_) {
         liveStatus('error', 'reconnecting…');
@@ -277,7 +270,7 @@
     }
     document.getElementById('filters')?.addEventListener('submit', (event) => event.preventDefault());
     applyFilters();
-    relativeTimes(table);
+    refreshTimes(table);
     tick();
   }
 
@@ -330,6 +323,8 @@
         setText(row, 'since', time(condition.last_transition_time));
       }
       dropDeleteButton(document, store.phase);
+      const retry = document.getElementById('retry-form');
+      if (retry) retry.hidden = store.phase !== 'failed';
       const failing = failingStep(store);
       const banner = document.getElementById('failing');
       if (banner) {
@@ -342,7 +337,7 @@
           el.textContent = time(el.getAttribute('datetime'));
         });
       }
-      elapsedAndDeadline(document);
+      refreshTimes(document);
     }
 
     // One refresh at a time; a burst of events ends in one more.
@@ -364,7 +359,7 @@
         });
     }
 
-    window.setInterval(() => elapsedAndDeadline(document), 5000);
+    window.setInterval(() => refreshTimes(document), 5000);
     const source = new EventSource(base + '/events?after=' + encodeURIComponent(root.dataset.lastEventId || '0'));
     source.addEventListener('open', () => liveStatus('ok', 'live'));
     source.addEventListener('error', () => {
