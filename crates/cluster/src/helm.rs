@@ -201,6 +201,46 @@ impl Helm {
     }
 }
 
+/// A kubeconfig for helm inside a pod, or `None` outside one. helm finds the pod's service
+/// account by itself only without impersonation: with `--kube-as-user` its loader skips the
+/// in-cluster fallback and talks to `localhost:8080` — inside the orchestrator's pod, its own
+/// health port ("kubernetes cluster unreachable: the server could not find the requested
+/// resource", seen on the real node). The file only names the token and CA files the kubelet
+/// mounts, so it holds no secret.
+pub fn in_cluster_kubeconfig(dir: &std::path::Path) -> Result<Option<PathBuf>, ClusterError> {
+    const ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let (Ok(host), Ok(port)) = (
+        std::env::var("KUBERNETES_SERVICE_HOST"),
+        std::env::var("KUBERNETES_SERVICE_PORT"),
+    ) else {
+        return Ok(None);
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "in-cluster", "cluster": {
+            "server": format!("https://{host}:{port}"),
+            "certificate-authority": format!("{ACCOUNT}/ca.crt"),
+        }}],
+        "users": [{ "name": "service-account", "user": { "tokenFile": format!("{ACCOUNT}/token") } }],
+        "contexts": [{ "name": "in-cluster", "context": { "cluster": "in-cluster", "user": "service-account" } }],
+        "current-context": "in-cluster",
+    });
+    let path = dir.join(format!("storefleet-helm-{}.kubeconfig", std::process::id()));
+    std::fs::write(&path, config.to_string()).map_err(|e| {
+        ClusterError::Permanent(format!(
+            "cannot write helm's kubeconfig at {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Some(path))
+}
+
 fn parse_status(json: &str) -> ReleaseStatus {
     let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let info = &value["info"];

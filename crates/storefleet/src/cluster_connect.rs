@@ -47,10 +47,23 @@ pub async fn connect(args: &ServerArgs, mut settings: ClusterSettings) -> Cluste
         settings.kube_api_cidrs =
             storefleet_cluster::kube_driver::kube_api_addresses(&client).await;
     }
+    // Outside a pod helm reads the same kubeconfig we did; inside one it needs a file naming
+    // the service account, or impersonation sends it to localhost (see in_cluster_kubeconfig).
+    let helm_kubeconfig = if kube::config::Kubeconfig::read().is_ok() {
+        None
+    } else {
+        match storefleet_cluster::helm::in_cluster_kubeconfig(&std::env::temp_dir()) {
+            Ok(path) => path,
+            Err(e) => {
+                tracing::warn!(error = %e, "helm gets no kubeconfig; releases will fail");
+                None
+            }
+        }
+    };
     let helm = Helm::new(
         args.helm.clone(),
         args.charts_dir.clone(),
-        None,
+        helm_kubeconfig,
         usize::from(args.helm_processes),
     );
     Cluster {
