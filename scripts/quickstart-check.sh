@@ -202,7 +202,7 @@ else
 fi
 
 # ---- store get / events: without a cluster the store waits, each event saying why ------
-why='no Kubernetes cluster configured'
+why='no Kubernetes cluster is configured'
 for _ in $(seq 1 50); do
   sf store events "$ID" >"$TMP/events.out" 2>&1
   grep -q "$why" "$TMP/events.out" && break

@@ -86,8 +86,13 @@ async fn list_users(
 
 /// Add a user (admins). The answer holds its token, once; it is `no-store`.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = AddUserRequest,
-    responses((status = 201, body = AddedUser), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, description = "A user with this name exists", body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = AddedUser),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "A user with this name exists", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn add_user(
     State(app): State<AppState>,
