@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use storefleet_state::AuditQuery;
+use storefleet_state::{AuditAction, AuditQuery};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/audit", get(list_audit))
@@ -81,7 +81,10 @@ async fn list_audit(
     }
     let query = AuditQuery {
         actor: params.actor.filter(|a| !a.is_empty()),
-        action: params.action.filter(|a| !a.is_empty()),
+        action: params
+            .action
+            .filter(|a| !a.is_empty())
+            .map(AuditAction::from),
         since: params.since,
         until: params.until,
         before: params.before,
@@ -97,11 +100,11 @@ async fn list_audit(
             id: r.id,
             at: r.at,
             actor: r.entry.actor,
-            action: r.entry.action,
+            action: r.entry.action.as_str().to_owned(),
             target: r.entry.target,
             source_ip: r.entry.source_ip,
             request_id: r.entry.request_id,
-            outcome: r.entry.outcome,
+            outcome: r.entry.outcome.as_str().to_owned(),
             detail: r.entry.detail,
         })
         .collect();

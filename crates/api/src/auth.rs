@@ -9,7 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use storefleet_state::{AuditEntry, Role, User};
+use storefleet_state::{AuditAction, AuditEntry, AuditOutcome, Role, User};
 
 /// Prefix that makes a Storefleet token recognisable to secret scanners.
 const TOKEN_PREFIX: &str = "sf_";
@@ -144,18 +144,18 @@ impl Caller {
     /// An audit entry for an action by this caller; the outcome is filled in by the caller.
     pub fn audit(
         &self,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
-        outcome: &str,
+        outcome: AuditOutcome,
         detail: Option<String>,
     ) -> AuditEntry {
         AuditEntry {
             actor: self.user.name.clone(),
-            action: action.to_owned(),
+            action,
             target,
             source_ip: self.source_ip.clone(),
             request_id: self.request_id.clone(),
-            outcome: outcome.to_owned(),
+            outcome,
             detail,
         }
     }

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use storefleet_domain::{Engine, Phase};
+use storefleet_state::{AuditAction, AuditOutcome};
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
@@ -76,7 +77,12 @@ pub(crate) async fn credentials_for(
     let store = visible_store(app, caller, raw_id).await?;
     let target = Some(store.id.to_string());
     if store.owner != caller.user.name {
-        let denied = caller.audit("store.credentials.read", target, "denied", None);
+        let denied = caller.audit(
+            AuditAction::StoreCredentialsRead,
+            target,
+            AuditOutcome::Denied,
+            None,
+        );
         app.state().record_audit(&denied, Utc::now()).await?;
         return Err(ApiError::Forbidden(
             "only the store's owner may read its credentials",
@@ -119,7 +125,12 @@ pub(crate) async fn credentials_for(
                 .to_owned(),
         }
     })?;
-    let read = caller.audit("store.credentials.read", target, "succeeded", None);
+    let read = caller.audit(
+        AuditAction::StoreCredentialsRead,
+        target,
+        AuditOutcome::Succeeded,
+        None,
+    );
     app.state().record_audit(&read, Utc::now()).await?;
     Ok(CredentialsView {
         store_id: store.id,

@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use storefleet_domain::Store;
-use storefleet_state::RetryOutcome;
+use storefleet_state::{AuditAction, AuditOutcome, RetryOutcome};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/stores/{id}/retry", post(retry_store))
@@ -47,7 +47,12 @@ pub(crate) async fn retry_for(
 ) -> Result<Store, ApiError> {
     let store = visible_store(app, caller, raw_id).await?;
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
-    let audit = caller.audit("store.retry", Some(store.id.to_string()), "succeeded", None);
+    let audit = caller.audit(
+        AuditAction::StoreRetry,
+        Some(store.id.to_string()),
+        AuditOutcome::Succeeded,
+        None,
+    );
     let deadline = now + app.config().provisioning_deadline;
     match app
         .state()

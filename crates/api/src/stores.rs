@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreHosts, StoreName, Ttl};
-use storefleet_state::{CreateOutcome, DeleteOutcome, NewStore, PhaseFilter, StoreEvent};
+use storefleet_state::{
+    AuditAction, AuditOutcome, CreateOutcome, DeleteOutcome, NewStore, PhaseFilter, StoreEvent,
+};
 use uuid::Uuid;
 
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
@@ -327,7 +329,12 @@ pub(crate) async fn create_for(
         .create_store(
             new,
             limits,
-            &caller.audit("store.create", None, "succeeded", None),
+            &caller.audit(
+                AuditAction::StoreCreate,
+                None,
+                AuditOutcome::Succeeded,
+                None,
+            ),
             now,
         )
         .await
@@ -341,7 +348,12 @@ pub(crate) async fn create_for(
         Err(e) => {
             let error = ApiError::from(e);
             if let ApiError::QuotaExceeded(reason) | ApiError::Conflict(reason) = &error {
-                let entry = caller.audit("store.create", None, "denied", Some(reason.clone()));
+                let entry = caller.audit(
+                    AuditAction::StoreCreate,
+                    None,
+                    AuditOutcome::Denied,
+                    Some(reason.clone()),
+                );
                 app.state().record_audit(&entry, now).await?;
             }
             Err(error)
@@ -470,9 +482,9 @@ pub(crate) async fn delete_for(
 ) -> Result<Store, ApiError> {
     let store = visible_store(app, caller, raw_id).await?;
     let audit = caller.audit(
-        "store.delete",
+        AuditAction::StoreDelete,
         Some(store.id.to_string()),
-        "succeeded",
+        AuditOutcome::Succeeded,
         None,
     );
     let outcome = app

@@ -12,7 +12,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use storefleet_state::{Role, User, UserError};
+use storefleet_state::{AuditAction, AuditOutcome, Role, User, UserError};
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
@@ -106,9 +106,9 @@ async fn add_user(
     let role = if req.admin { Role::Admin } else { Role::User };
     let token = generate_token();
     let audit = caller.audit(
-        "user.add",
+        AuditAction::UserAdd,
         Some(req.name.clone()),
-        "succeeded",
+        AuditOutcome::Succeeded,
         Some(role.to_string()),
     );
     let user = app
@@ -147,7 +147,12 @@ async fn remove_user(
             "you cannot remove yourself; another admin can".to_owned(),
         ));
     }
-    let audit = caller.audit("user.remove", Some(name.clone()), "succeeded", None);
+    let audit = caller.audit(
+        AuditAction::UserRemove,
+        Some(name.clone()),
+        AuditOutcome::Succeeded,
+        None,
+    );
     let user = app
         .state()
         .remove_user(&name, &audit, Utc::now())

@@ -1178,11 +1178,11 @@ async fn a_live_stream_ends_when_its_token_is_rotated(app: TestApp) {
     assert_eq!(stream.status(), StatusCode::OK);
     let audit = storefleet_state::AuditEntry {
         actor: "cli".to_owned(),
-        action: "user.rotate_token".to_owned(),
+        action: "user.rotate_token".into(),
         target: Some("alice".to_owned()),
         source_ip: None,
         request_id: None,
-        outcome: "succeeded".to_owned(),
+        outcome: "succeeded".into(),
         detail: None,
     };
     app.state

@@ -389,11 +389,11 @@ async fn sessions_live_on_the_server_and_end_when_the_token_is_rotated() {
             &auth::hash_token(&auth::generate_token()),
             &storefleet_state::AuditEntry {
                 actor: "admin".to_owned(),
-                action: "user.rotate_token".to_owned(),
+                action: "user.rotate_token".into(),
                 target: Some("alice".to_owned()),
                 source_ip: None,
                 request_id: None,
-                outcome: "succeeded".to_owned(),
+                outcome: "succeeded".into(),
                 detail: None,
             },
             chrono::Utc::now(),

@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
+use storefleet_domain::secrets::key;
 use storefleet_domain::{Engine, Store};
 
 /// Private and link-local ranges a store may not reach: the cluster's own network and the
@@ -448,18 +449,18 @@ pub fn credentials_secret(store: &Store, credentials: &Credentials) -> Secret {
         metadata: meta(store, CREDENTIALS_SECRET),
         type_: Some("Opaque".to_owned()),
         string_data: Some(BTreeMap::from([
-            ("admin-user".to_owned(), credentials.admin_user.clone()),
-            ("admin-email".to_owned(), credentials.admin_email.clone()),
+            (key::ADMIN_USER.to_owned(), credentials.admin_user.clone()),
+            (key::ADMIN_EMAIL.to_owned(), credentials.admin_email.clone()),
             (
-                "admin-password".to_owned(),
+                key::ADMIN_PASSWORD.to_owned(),
                 credentials.admin_password.clone(),
             ),
-            ("db-password".to_owned(), credentials.db_password.clone()),
+            (key::DB_PASSWORD.to_owned(), credentials.db_password.clone()),
             (
-                "db-root-password".to_owned(),
+                key::DB_ROOT_PASSWORD.to_owned(),
                 credentials.db_root_password.clone(),
             ),
-            ("app-secret".to_owned(), credentials.app_secret.clone()),
+            (key::APP_SECRET.to_owned(), credentials.app_secret.clone()),
         ])),
         ..Secret::default()
     }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+use storefleet_domain::secrets::key;
 use storefleet_domain::Store;
 
 /// The driver methods, as they appear in the call log.
@@ -71,9 +72,9 @@ pub struct FakeCluster {
 /// The keys a healthy fake cluster's store Secrets hold.
 pub fn healthy_secrets() -> BTreeMap<String, String> {
     [
-        ("admin-email", "admin@example.com"),
-        ("admin-password", "fake-admin-password"),
-        ("publishable-key", "pk_fake"),
+        (key::ADMIN_EMAIL, "admin@example.com"),
+        (key::ADMIN_PASSWORD, "fake-admin-password"),
+        (key::PUBLISHABLE_KEY, "pk_fake"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

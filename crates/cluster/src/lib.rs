@@ -31,8 +31,9 @@ pub const INSTANCE_LABEL: &str = "storefleet.io/instance";
 pub const INSTALLATION_LABEL: &str = "storefleet.io/installation";
 /// The Helm release name inside each store namespace (one release per namespace).
 pub const RELEASE: &str = "store";
-/// Secret holding the credentials the orchestrator generated for a store.
-pub const CREDENTIALS_SECRET: &str = "store-credentials";
+/// The store Secrets' names live in the domain crate with their keys; re-exported for the
+/// driver's users.
+pub use storefleet_domain::secrets::{CREDENTIALS_SECRET, ENGINE_OUTPUTS_SECRET};
 
 /// Platform settings the driver needs to build a store's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,9 +284,6 @@ pub trait ClusterDriver: Send + Sync {
         store: &Store,
     ) -> Result<std::collections::BTreeMap<String, String>, ClusterError>;
 }
-
-/// Secret an engine's setup Job writes its outputs to (Medusa's publishable API key).
-pub const ENGINE_OUTPUTS_SECRET: &str = "store-engine-outputs";
 
 /// Stands in when no cluster is configured: every call says so, and stores wait for one.
 pub struct NoCluster(pub String);

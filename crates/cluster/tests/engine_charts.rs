@@ -13,6 +13,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use storefleet_domain::secrets::{key, CREDENTIALS_SECRET, CREDENTIAL_KEYS, ENGINE_OUTPUTS_SECRET};
 use storefleet_domain::{Engine, Plan};
 
 fn chart(engine: Engine) -> PathBuf {
@@ -27,7 +28,7 @@ fn values_file(plan: Plan, dir: &Path) -> PathBuf {
         "store": {"id": "01930000-0000-7000-8000-0000c0ffee01", "name": "demo-shop"},
         "plan": plan.as_str(),
         "ingress": {"enabled": true, "host": "demo-shop.127.0.0.1.nip.io", "className": "", "tlsIssuer": ""},
-        "credentials": {"secretName": "store-credentials"},
+        "credentials": {"secretName": CREDENTIALS_SECRET},
     });
     let path = dir.join(format!("values-{plan}.json"));
     std::fs::write(&path, values.to_string()).expect("values");
@@ -332,4 +333,77 @@ fn the_store_deployer_may_create_every_kind_an_engine_renders_and_web_pods_serve
             "{engine}: the web pods' `http` port is the one store NetworkPolicies open"
         );
     }
+}
+
+/// Every `secretKeyRef` under `value`, as (Secret name, key).
+fn secret_key_refs(value: &serde_json::Value, found: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(r) = map.get("secretKeyRef") {
+                found.push((
+                    r["name"].as_str().expect("secretKeyRef name").to_owned(),
+                    r["key"].as_str().expect("secretKeyRef key").to_owned(),
+                ));
+            }
+            map.values().for_each(|v| secret_key_refs(v, found));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| secret_key_refs(v, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_engine_charts_read_exactly_the_secret_keys_the_orchestrator_writes() {
+    let Some(helm) = storefleet_testkit::helm_binary() else {
+        return storefleet_testkit::skip("no helm binary (PATH or STOREFLEET_TEST_HELM)");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut used = std::collections::BTreeSet::new();
+    for engine in Engine::ALL {
+        let rendered = render(&helm, engine, Plan::Small, dir.path());
+        let mut refs = Vec::new();
+        let mut secrets = Vec::new();
+        for doc in serde_yaml_ng::Deserializer::from_str(&rendered) {
+            let value = serde_json::Value::deserialize(doc).expect("yaml");
+            if !value.is_object() {
+                continue;
+            }
+            if value["kind"] == "Secret" {
+                secrets.push(value["metadata"]["name"].as_str().expect("name").to_owned());
+            }
+            secret_key_refs(&value, &mut refs);
+        }
+        assert!(!refs.is_empty(), "{engine}: the chart reads no Secret key");
+        for (secret, key) in refs {
+            assert_eq!(
+                secret, CREDENTIALS_SECRET,
+                "{engine}: a pod reads Secret {secret}"
+            );
+            assert!(
+                CREDENTIAL_KEYS.contains(&key.as_str()),
+                "{engine}: a pod reads key {key}, which the orchestrator does not write"
+            );
+            used.insert(key);
+        }
+        if engine == Engine::Medusa {
+            // The setup Job fills the outputs Secret the chart makes; the order check reads it.
+            assert_eq!(secrets, vec![ENGINE_OUTPUTS_SECRET.to_owned()], "{engine}");
+            let seed = std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../images/medusa/src/scripts/seed.ts"),
+            )
+            .expect("the Medusa seed script");
+            assert!(
+                seed.contains(&format!("\"{}\":", key::PUBLISHABLE_KEY)),
+                "the Medusa seed script writes no {} key",
+                key::PUBLISHABLE_KEY
+            );
+        }
+    }
+    // No key is written that no engine reads.
+    assert_eq!(
+        used,
+        CREDENTIAL_KEYS.iter().map(|k| k.to_string()).collect(),
+        "the keys the engines read, together"
+    );
 }

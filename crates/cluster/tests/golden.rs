@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_cluster::build::{self, Credentials};
 use storefleet_cluster::{web_port, ClusterSettings};
 use storefleet_domain::fixtures::StoreBuilder;
+use storefleet_domain::secrets::key;
 use storefleet_domain::{Engine, Phase, Plan, Store};
 
 fn store(plan: Plan) -> Store {
@@ -280,7 +281,7 @@ fn generated_credentials_are_random_and_never_printed() {
     assert!(!format!("{a:?}").contains(&a.admin_password));
     let secret = build::credentials_secret(&s, &a);
     assert_eq!(
-        secret.string_data.expect("data")["admin-password"],
+        secret.string_data.expect("data")[key::ADMIN_PASSWORD],
         a.admin_password
     );
 }

@@ -21,6 +21,7 @@ use storefleet_cluster::helm::Helm;
 use storefleet_cluster::kube_driver::KubeDriver;
 use storefleet_cluster::{ClusterDriver, ClusterSettings};
 use storefleet_domain::fixtures::StoreBuilder;
+use storefleet_domain::secrets::CREDENTIALS_SECRET;
 use storefleet_domain::{Phase, Store};
 use storefleet_testkit::rig::{cluster_rig_or_skip, ClusterRig};
 
@@ -119,7 +120,7 @@ async fn a_release_stuck_in_pending_install_is_recovered() {
         "the release must look stuck to helm itself"
     );
     // Plain helm refuses to touch it.
-    let refused = helm.upgrade_install(&store.namespace, "medusa", &serde_json::json!({"store": {"id": store.id.to_string()}, "credentials": {"secretName": "store-credentials"}})).await;
+    let refused = helm.upgrade_install(&store.namespace, "medusa", &serde_json::json!({"store": {"id": store.id.to_string()}, "credentials": {"secretName": CREDENTIALS_SECRET}})).await;
     assert!(
         refused.is_err(),
         "helm alone should refuse a release with an operation in progress"

@@ -9,6 +9,7 @@ pub mod hosts;
 pub mod lifecycle;
 pub mod name;
 pub mod plan;
+pub mod secrets;
 pub mod store;
 
 pub use condition::{Condition, ConditionStatus, ConditionType, Conditions};

@@ -13,6 +13,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, PostParams};
 use std::time::Duration;
+use storefleet_domain::secrets::{key, CREDENTIALS_SECRET};
 use storefleet_domain::{ConditionType, Engine, Phase};
 use storefleet_state::fixtures::audit_entry;
 
@@ -112,11 +113,11 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
         .expect("binding");
     assert_eq!(binding.role_ref.name, "storefleet-store-admin");
     let secret = Api::<Secret>::namespaced(env.client.clone(), &ns)
-        .get("store-credentials")
+        .get(CREDENTIALS_SECRET)
         .await
         .expect("credentials");
     let data = secret.data.expect("data");
-    assert_eq!(data["admin-password"].0.len(), 24);
+    assert_eq!(data[key::ADMIN_PASSWORD].0.len(), 24);
     // Once setup was complete, the owner's copy was sealed into the state store: the same
     // password, no database password, nothing readable without the platform key.
     let sealed = env
@@ -125,7 +126,7 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
         .await
         .expect("read")
         .expect("a credential copy once setup is complete");
-    let password = String::from_utf8(data["admin-password"].0.clone()).expect("utf-8");
+    let password = String::from_utf8(data[key::ADMIN_PASSWORD].0.clone()).expect("utf-8");
     assert!(!sealed.contains(&password));
     let copy = env
         .platform_key
@@ -134,7 +135,7 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
     assert_eq!(copy.admin_password.as_deref(), Some(password.as_str()));
     assert_eq!(
         copy.admin_email,
-        data.get("admin-email")
+        data.get(key::ADMIN_EMAIL)
             .map(|v| String::from_utf8(v.0.clone()).expect("utf-8"))
     );
     let releases = Api::<Secret>::namespaced(env.client.clone(), &ns)

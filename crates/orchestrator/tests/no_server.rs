@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use storefleet_cluster::fake::{healthy_secrets, FakeCluster, Method};
 use storefleet_cluster::{ClusterError, ClusterSettings, OrderCheckVia, Readiness, Watched};
+use storefleet_domain::secrets::key;
 use storefleet_domain::{ConditionType, Engine, Phase, Store};
 use storefleet_orchestrator::metrics::OrchestratorMetrics;
 use storefleet_orchestrator::reconcile::{reconcile, PassEnd};
@@ -178,7 +179,7 @@ async fn a_store_reaches_ready_and_is_deleted_with_no_server() {
     assert_eq!(targets[0].base_url, "http://shop.127.0.0.1.nip.io");
     assert_eq!(
         targets[0].credentials.publishable_key,
-        healthy_secrets().get("publishable-key").cloned()
+        healthy_secrets().get(key::PUBLISHABLE_KEY).cloned()
     );
     let sealed = h
         .state

@@ -1,5 +1,6 @@
 //! The audit log: who did what to which store, from where, and how it ended.
 
+pub use crate::audit_kind::{AuditAction, AuditOutcome};
 use crate::{millis, rows, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use sqlx::{Any, Row, Transaction};
@@ -8,12 +9,12 @@ use sqlx::{Any, Row, Transaction};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     pub target: Option<String>,
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
-    /// `succeeded` or `denied`; a denial carries its reason in `detail`.
-    pub outcome: String,
+    /// A denial carries its reason in `detail`.
+    pub outcome: AuditOutcome,
     pub detail: Option<String>,
 }
 
@@ -36,11 +37,11 @@ pub(crate) async fn insert_audit(
     )
     .bind(millis(now))
     .bind(&entry.actor)
-    .bind(&entry.action)
+    .bind(entry.action.as_str())
     .bind(&entry.target)
     .bind(&entry.source_ip)
     .bind(&entry.request_id)
-    .bind(&entry.outcome)
+    .bind(entry.outcome.as_str())
     .bind(&entry.detail)
     .execute(&mut **tx)
     .await?;
@@ -106,11 +107,11 @@ pub(crate) fn audit_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, Sta
         at: rows::time(row.try_get("at")?)?,
         entry: AuditEntry {
             actor: row.try_get("actor")?,
-            action: row.try_get("action")?,
+            action: AuditAction::from(row.try_get::<String, _>("action")?),
             target: row.try_get("target")?,
             source_ip: row.try_get("source_ip")?,
             request_id: row.try_get("request_id")?,
-            outcome: row.try_get("outcome")?,
+            outcome: AuditOutcome::from(row.try_get::<String, _>("outcome")?),
             detail: row.try_get("detail")?,
         },
     })

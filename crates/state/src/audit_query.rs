@@ -1,7 +1,7 @@
 //! Filtered pages of the audit log, newest first: by actor, action and time range, with the
 //! id of the last entry seen as the cursor to older ones.
 
-use crate::audit::{audit_from_row, AuditRecord};
+use crate::audit::{audit_from_row, AuditAction, AuditRecord};
 use crate::{millis, StateError, StateStore};
 use chrono::{DateTime, Utc};
 
@@ -11,7 +11,7 @@ pub struct AuditQuery {
     /// Exact actor (a user name, `cli`, `system:ttl`).
     pub actor: Option<String>,
     /// Exact action (`store.create`, `user.remove` …).
-    pub action: Option<String>,
+    pub action: Option<AuditAction>,
     /// Entries at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Entries before this time.
@@ -40,7 +40,7 @@ impl StateStore {
             bind("actor = ?", Value::Text(actor.clone()));
         }
         if let Some(action) = &query.action {
-            bind("action = ?", Value::Text(action.clone()));
+            bind("action = ?", Value::Text(action.as_str().to_owned()));
         }
         if let Some(since) = query.since {
             bind("at >= ?", Value::Number(millis(since)));

@@ -3,7 +3,10 @@
 //! Change what a test cares about with struct update syntax:
 //! `NewStore { owner: "bob".into(), ..new_store("shop", Engine::Medusa) }`.
 
-use crate::{AuditEntry, CreateLimits, NewEvent, NewStore, Progress, StateError, StateStore};
+use crate::{
+    AuditAction, AuditEntry, AuditOutcome, CreateLimits, NewEvent, NewStore, Progress, StateError,
+    StateStore,
+};
 use chrono::Utc;
 use storefleet_domain::{Engine, Phase, Plan, StoreId, StoreName};
 
@@ -33,14 +36,14 @@ pub fn new_store(name: &str, engine: Engine) -> NewStore {
 }
 
 /// A succeeded `action` by `actor`, from nowhere in particular.
-pub fn audit_entry(actor: &str, action: &str) -> AuditEntry {
+pub fn audit_entry(actor: &str, action: impl Into<AuditAction>) -> AuditEntry {
     AuditEntry {
         actor: actor.to_owned(),
-        action: action.to_owned(),
+        action: action.into(),
         target: None,
         source_ip: None,
         request_id: None,
-        outcome: "succeeded".to_owned(),
+        outcome: AuditOutcome::Succeeded,
         detail: None,
     }
 }

@@ -5,6 +5,7 @@
 //! few statements that differ (row locking, notifications) ask the [`Dialect`].
 
 mod audit;
+mod audit_kind;
 mod audit_query;
 mod changes;
 mod credentials;
@@ -23,7 +24,7 @@ mod stores;
 mod users;
 mod work;
 
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditAction, AuditEntry, AuditOutcome, AuditRecord};
 pub use audit_query::AuditQuery;
 pub use changes::{listen, watch_sqlite, ChangeVersion, STORES_CHANNEL, USERS_CHANNEL};
 pub use events::{EventKind, NewEvent, StoreEvent};

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde::{Deserialize, Serialize};
+use storefleet_domain::secrets::key as secret_key;
 use storefleet_domain::StoreId;
 
 /// Version tag in front of every sealed value, so the format can change without guessing.
@@ -164,10 +165,10 @@ impl OwnerCredentials {
     pub fn from_secret_keys(keys: &std::collections::BTreeMap<String, String>) -> Self {
         let get = |k: &str| keys.get(k).filter(|v| !v.is_empty()).cloned();
         Self {
-            admin_user: get("admin-user"),
-            admin_email: get("admin-email"),
-            admin_password: get("admin-password"),
-            publishable_key: get("publishable-key"),
+            admin_user: get(secret_key::ADMIN_USER),
+            admin_email: get(secret_key::ADMIN_EMAIL),
+            admin_password: get(secret_key::ADMIN_PASSWORD),
+            publishable_key: get(secret_key::PUBLISHABLE_KEY),
         }
     }
 }
@@ -291,10 +292,10 @@ mod tests {
     fn credentials_round_trip_and_debug_shows_no_values() {
         let (k, id) = (key(), store());
         let keys = [
-            ("admin-email", "owner@example.com"),
-            ("admin-password", "pw-123456"),
-            ("db-password", "never-copied"),
-            ("publishable-key", ""),
+            (secret_key::ADMIN_EMAIL, "owner@example.com"),
+            (secret_key::ADMIN_PASSWORD, "pw-123456"),
+            (secret_key::DB_PASSWORD, "never-copied"),
+            (secret_key::PUBLISHABLE_KEY, ""),
         ]
         .into_iter()
         .map(|(a, b)| (a.to_owned(), b.to_owned()))

@@ -4,7 +4,7 @@
 //! LOCKED`, so replicas never wait on each other; SQLite has a single writer, so the claiming
 //! `UPDATE` is atomic on its own. Every later write is conditional on still holding the lease.
 
-use crate::audit::{insert_audit, AuditEntry};
+use crate::audit::{insert_audit, AuditAction, AuditEntry, AuditOutcome};
 use crate::credentials::remove_credentials;
 use crate::events::{insert_event, NewEvent};
 use crate::rows::{conditions_json, store_from_row, STORE_COLUMNS};
@@ -228,11 +228,11 @@ impl StateStore {
             .await?;
             let audit = AuditEntry {
                 actor: "system:ttl".to_owned(),
-                action: "store.delete".to_owned(),
+                action: AuditAction::StoreDelete,
                 target: Some(id.to_string()),
                 source_ip: None,
                 request_id: None,
-                outcome: "succeeded".to_owned(),
+                outcome: AuditOutcome::Succeeded,
                 detail: Some("expired".to_owned()),
             };
             insert_audit(&mut tx, &audit, now).await?;

@@ -121,11 +121,11 @@ async fn record_deleted(state: &StateStore, id: uuid::Uuid) {
 fn audit(actor: &str, action: &str) -> AuditEntry {
     AuditEntry {
         actor: actor.to_owned(),
-        action: action.to_owned(),
+        action: action.into(),
         target: None,
         source_ip: Some("127.0.0.1".to_owned()),
         request_id: Some("req-1".to_owned()),
-        outcome: "succeeded".to_owned(),
+        outcome: "succeeded".into(),
         detail: None,
     }
 }
@@ -1021,7 +1021,7 @@ async fn audit_entries_older_than_the_retention_are_pruned(state: StateStore) {
         .await
         .expect("list")
         .into_iter()
-        .map(|r| r.entry.action)
+        .map(|r| r.entry.action.to_string())
         .collect();
     kept.sort();
     assert_eq!(kept, ["test.0", "test.1", "test.89"]);

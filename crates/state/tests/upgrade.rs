@@ -204,11 +204,11 @@ async fn shared_live_names_survive_the_upgrade_and_are_then_unique(url: &str, di
                     },
                     &AuditEntry {
                         actor: owner.to_owned(),
-                        action: "store.create".to_owned(),
+                        action: "store.create".into(),
                         target: None,
                         source_ip: None,
                         request_id: None,
-                        outcome: "succeeded".to_owned(),
+                        outcome: "succeeded".into(),
                         detail: None,
                     },
                     Utc::now(),

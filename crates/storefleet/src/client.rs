@@ -5,9 +5,11 @@ use crate::cli::{ClientArgs, StoreCommand, StoreOutput, WaitFor};
 use crate::exit_code::{fail, Failure};
 use crate::profiles;
 use crate::store_ref;
+use crate::views::{self, read};
 use anyhow::Context as _;
 use futures::StreamExt;
 use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -108,10 +110,10 @@ impl Api {
             if let Some(after) = &after {
                 request = request.query(&[("after", after)]);
             }
-            let page = self.send(request).await?;
-            items.extend(page["items"].as_array().cloned().unwrap_or_default());
-            match page["next_after"].as_str() {
-                Some(next) => after = Some(next.to_owned()),
+            let page: views::StorePage = read(&self.send(request).await?)?;
+            items.extend(page.items);
+            match page.next_after {
+                Some(next) => after = Some(next),
                 None => return Ok(items),
             }
         }
@@ -123,7 +125,9 @@ impl Api {
             return Ok(reference.to_owned());
         }
         // Deleted stores too: an id prefix may name one (its events stay readable).
-        store_ref::resolve(reference, &self.list_all(&[("phase", "all")]).await?)
+        let stores: Vec<views::Store> =
+            read(&Value::Array(self.list_all(&[("phase", "all")]).await?))?;
+        store_ref::resolve(reference, &stores)
     }
 }
 
@@ -133,82 +137,99 @@ async fn json_or_error(response: Response) -> anyhow::Result<Value> {
     if status.is_success() {
         return Ok(body);
     }
-    let message = body["error"]["message"]
-        .as_str()
-        .unwrap_or("no error message");
+    // An error answer of another shape (a proxy's HTML page) still names its status.
+    let detail = read::<views::ErrorBody>(&body).unwrap_or_default().error;
+    let message = detail.message.as_deref().unwrap_or("no error message");
     let failure = Failure::from_status(status.as_u16());
-    match body["error"]["field"].as_str() {
+    match detail.field {
         Some(field) => fail(failure, format!("{status}: {field}: {message}")),
         None => fail(failure, format!("{status}: {message}")),
     }
 }
 
-fn print_store(store: &Value) {
-    let field = |k: &str| store[k].as_str().unwrap_or("-").to_owned();
-    println!("id:         {}", field("id"));
-    println!("name:       {}", field("name"));
-    println!("owner:      {}", field("owner"));
-    println!("engine:     {}  plan: {}", field("engine"), field("plan"));
-    println!("phase:      {}", field("phase"));
-    println!("host:       {}", field("host"));
-    println!("namespace:  {}", field("namespace"));
-    if let Some(message) = store["message"].as_str() {
+/// The text of an optional field, or `default` where the answer has none.
+fn text_or<'a>(value: &'a Option<String>, default: &'a str) -> &'a str {
+    value.as_deref().unwrap_or(default)
+}
+
+fn print_store(store: &views::Store) {
+    println!("id:         {}", text_or(&store.id, "-"));
+    println!("name:       {}", text_or(&store.name, "-"));
+    println!("owner:      {}", text_or(&store.owner, "-"));
+    println!(
+        "engine:     {}  plan: {}",
+        text_or(&store.engine, "-"),
+        text_or(&store.plan, "-")
+    );
+    println!("phase:      {}", text_or(&store.phase, "-"));
+    println!("host:       {}", text_or(&store.host, "-"));
+    println!("namespace:  {}", text_or(&store.namespace, "-"));
+    if let Some(message) = &store.message {
         println!("message:    {message}");
     }
-    for key in ["storefront_url", "admin_url", "expires_at"] {
-        if let Some(value) = store[key].as_str() {
+    for (key, value) in [
+        ("storefront_url", &store.storefront_url),
+        ("admin_url", &store.admin_url),
+        ("expires_at", &store.expires_at),
+    ] {
+        if let Some(value) = value {
             println!("{:<11} {value}", format!("{key}:"));
         }
     }
-    for condition in store["conditions"].as_array().into_iter().flatten() {
+    for condition in &store.conditions {
         println!(
             "  {:<18} {:<6} {:<22} {}",
-            condition["type"].as_str().unwrap_or("?"),
-            condition["status"].as_str().unwrap_or("?"),
-            condition["reason"].as_str().unwrap_or(""),
-            condition["message"].as_str().unwrap_or("")
+            text_or(&condition.kind, "?"),
+            text_or(&condition.status, "?"),
+            text_or(&condition.reason, ""),
+            text_or(&condition.message, "")
         );
     }
 }
 
 /// The owner's credential view, one `label: value` per line; absent fields are left out.
-fn print_credentials(credentials: &Value) {
+fn print_credentials(credentials: &views::Credentials) {
     for (label, field) in [
-        ("storefront", "storefront_url"),
-        ("admin", "admin_url"),
-        ("admin user", "admin_user"),
-        ("admin email", "admin_email"),
-        ("admin password", "admin_password"),
-        ("publishable key", "publishable_key"),
+        ("storefront", &credentials.storefront_url),
+        ("admin", &credentials.admin_url),
+        ("admin user", &credentials.admin_user),
+        ("admin email", &credentials.admin_email),
+        ("admin password", &credentials.admin_password),
+        ("publishable key", &credentials.publishable_key),
     ] {
-        if let Some(value) = credentials[field].as_str() {
+        if let Some(value) = field {
             println!("{:<16} {value}", format!("{label}:"));
         }
     }
 }
 
-fn print_event(event: &Value) {
+fn print_event(event: &views::Event) {
     println!(
         "{}  {:<7} {:<22} {}",
-        event["at"].as_str().unwrap_or("?"),
-        event["kind"].as_str().unwrap_or("?"),
-        event["reason"].as_str().unwrap_or("?"),
-        event["message"].as_str().unwrap_or("")
+        text_or(&event.at, "?"),
+        text_or(&event.kind, "?"),
+        text_or(&event.reason, "?"),
+        text_or(&event.message, "")
     );
 }
 
-/// Print `value` as asked: JSON or YAML as the API answered it, or through `human` (which is
-/// told whether the wide view was asked for).
-fn emit(output: StoreOutput, value: &Value, human: impl FnOnce(&Value, bool)) {
+/// Print `value` as asked: JSON or YAML as the API answered it, or read as `T` through `human`
+/// (which is told whether the wide view was asked for).
+fn emit<T: DeserializeOwned>(
+    output: StoreOutput,
+    value: &Value,
+    human: impl FnOnce(T, bool),
+) -> anyhow::Result<()> {
     match output {
         StoreOutput::Json => println!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
         ),
         StoreOutput::Yaml => print!("{}", serde_yaml_ng::to_string(value).unwrap_or_default()),
-        StoreOutput::Human => human(value, false),
-        StoreOutput::Wide => human(value, true),
+        StoreOutput::Human => human(read(value)?, false),
+        StoreOutput::Wide => human(read(value)?, true),
     }
+    Ok(())
 }
 
 pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
@@ -236,12 +257,12 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
                 request = request.header("Idempotency-Key", key);
             }
             let store = api.send(request).await?;
-            emit(client.output, &store, |s, _| print_store(s));
+            emit(client.output, &store, |s, _| print_store(&s))?;
             if wait {
-                let id = store["id"]
-                    .as_str()
+                let id = read::<views::Store>(&store)?
+                    .id
                     .context("API returned a store without an id")?;
-                wait_for(&api, id, WaitFor::Ready, timeout).await?;
+                wait_for(&api, &id, WaitFor::Ready, timeout).await?;
             }
             Ok(())
         }
@@ -256,44 +277,46 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
             filter.extend(engine.as_deref().map(|e| ("engine", e)));
             filter.extend(owner.as_deref().map(|o| ("owner", o)));
             let items = api.list_all(&filter).await?;
-            emit(client.output, &Value::Array(items), |items, wide| {
-                let head = format!(
-                    "{:<38} {:<24} {:<12} {:<7} {:<13} {:<16}",
-                    "ID", "NAME", "ENGINE", "PLAN", "PHASE", "OWNER"
-                );
-                if wide {
-                    println!(
-                        "{head} {:<26} {:<44} {:<40} MESSAGE",
-                        "CREATED", "HOST", "STOREFRONT"
-                    );
-                } else {
-                    println!("{}", head.trim_end());
-                }
-                for s in items.as_array().into_iter().flatten() {
-                    let text = |key: &str| s[key].as_str().unwrap_or("-");
-                    let row = format!(
+            emit(
+                client.output,
+                &Value::Array(items),
+                |items: Vec<views::Store>, wide| {
+                    let head = format!(
                         "{:<38} {:<24} {:<12} {:<7} {:<13} {:<16}",
-                        text("id"),
-                        text("name"),
-                        text("engine"),
-                        text("plan"),
-                        text("phase"),
-                        text("owner")
+                        "ID", "NAME", "ENGINE", "PLAN", "PHASE", "OWNER"
                     );
                     if wide {
                         println!(
-                            "{row} {:<26} {:<44} {:<40} {}",
-                            text("created_at"),
-                            text("host"),
-                            text("storefront_url"),
-                            s["message"].as_str().unwrap_or("")
+                            "{head} {:<26} {:<44} {:<40} MESSAGE",
+                            "CREATED", "HOST", "STOREFRONT"
                         );
                     } else {
-                        println!("{}", row.trim_end());
+                        println!("{}", head.trim_end());
                     }
-                }
-            });
-            Ok(())
+                    for s in &items {
+                        let row = format!(
+                            "{:<38} {:<24} {:<12} {:<7} {:<13} {:<16}",
+                            text_or(&s.id, "-"),
+                            text_or(&s.name, "-"),
+                            text_or(&s.engine, "-"),
+                            text_or(&s.plan, "-"),
+                            text_or(&s.phase, "-"),
+                            text_or(&s.owner, "-")
+                        );
+                        if wide {
+                            println!(
+                                "{row} {:<26} {:<44} {:<40} {}",
+                                text_or(&s.created_at, "-"),
+                                text_or(&s.host, "-"),
+                                text_or(&s.storefront_url, "-"),
+                                text_or(&s.message, "")
+                            );
+                        } else {
+                            println!("{}", row.trim_end());
+                        }
+                    }
+                },
+            )
         }
         StoreCommand::Get { id, client } => {
             let api = Api::new(&client)?;
@@ -301,8 +324,7 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
             let store = api
                 .send(api.request(Method::GET, &format!("/stores/{id}")))
                 .await?;
-            emit(client.output, &store, |s, _| print_store(s));
-            Ok(())
+            emit(client.output, &store, |s, _| print_store(&s))
         }
         StoreCommand::Delete { id, client } => {
             let api = Api::new(&client)?;
@@ -310,14 +332,14 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
             let store = api
                 .send(api.request(Method::DELETE, &format!("/stores/{id}")))
                 .await?;
-            emit(client.output, &store, |s, _| {
+            emit(client.output, &store, |s: views::Store, _| {
                 println!(
                     "deletion requested for {} ({}); phase: {}",
-                    s["name"].as_str().unwrap_or("?"),
+                    text_or(&s.name, "?"),
                     id,
-                    s["phase"].as_str().unwrap_or("?")
+                    text_or(&s.phase, "?")
                 )
-            });
+            })?;
             Ok(())
         }
         StoreCommand::Retry {
@@ -331,14 +353,14 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
             let store = api
                 .send(api.request(Method::POST, &format!("/stores/{id}/retry")))
                 .await?;
-            emit(client.output, &store, |s, _| {
+            emit(client.output, &store, |s: views::Store, _| {
                 println!(
                     "retry requested for {} ({}); phase: {}",
-                    s["name"].as_str().unwrap_or("?"),
+                    text_or(&s.name, "?"),
                     id,
-                    s["phase"].as_str().unwrap_or("?")
+                    text_or(&s.phase, "?")
                 )
-            });
+            })?;
             if wait {
                 wait_for(&api, &id, WaitFor::Ready, timeout).await?;
             }
@@ -350,8 +372,7 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
             let credentials = api
                 .send(api.request(Method::GET, &format!("/stores/{id}/credentials")))
                 .await?;
-            emit(client.output, &credentials, |c, _| print_credentials(c));
-            Ok(())
+            emit(client.output, &credentials, |c, _| print_credentials(&c))
         }
         StoreCommand::Wait {
             id,
@@ -372,10 +393,12 @@ pub async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
             let events = api
                 .send(api.request(Method::GET, &format!("/stores/{id}/events")))
                 .await?;
-            emit(client.output, &events["items"], |items, _| {
-                items.as_array().into_iter().flatten().for_each(print_event)
-            });
-            Ok(())
+            let events: views::EventPage = read(&events)?;
+            emit(
+                client.output,
+                &Value::Array(events.items),
+                |items: Vec<views::Event>, _| items.iter().for_each(print_event),
+            )
         }
     }
 }
@@ -421,7 +444,11 @@ async fn follow_events(api: &Api, id: &str, output: StoreOutput) -> anyhow::Resu
                             "---\n{}",
                             serde_yaml_ng::to_string(&event).unwrap_or_default()
                         ),
-                        StoreOutput::Human | StoreOutput::Wide => print_event(&event),
+                        // A frame this client cannot read prints as unknown rather than
+                        // ending the stream.
+                        StoreOutput::Human | StoreOutput::Wide => {
+                            print_event(&read(&event).unwrap_or_default())
+                        }
                     }
                 }
                 "end" => return Ok(()),
@@ -456,16 +483,16 @@ async fn wait_for(api: &Api, id: &str, target: WaitFor, timeout: Duration) -> an
                 println!("{stamp} store is deleted");
                 return Ok(());
             }
-            Ok(response) => json_or_error(response).await?,
+            Ok(response) => read::<views::Store>(&json_or_error(response).await?)?,
             Err(e) => return api.unreachable(&e),
         };
-        for condition in store["conditions"].as_array().into_iter().flatten() {
-            let kind = condition["type"].as_str().unwrap_or("?").to_owned();
+        for condition in &store.conditions {
+            let kind = text_or(&condition.kind, "?").to_owned();
             let line = format!(
                 "{} {} {}",
-                condition["status"].as_str().unwrap_or("?"),
-                condition["reason"].as_str().unwrap_or(""),
-                condition["message"].as_str().unwrap_or("")
+                text_or(&condition.status, "?"),
+                text_or(&condition.reason, ""),
+                text_or(&condition.message, "")
             );
             if seen.get(&kind) != Some(&line) {
                 println!("{stamp} {kind:<18} {line}");
@@ -473,15 +500,12 @@ async fn wait_for(api: &Api, id: &str, target: WaitFor, timeout: Duration) -> an
                 last_line = std::time::Instant::now();
             }
         }
-        let phase = store["phase"].as_str().unwrap_or("?");
+        let phase = text_or(&store.phase, "?");
         match (target, phase) {
             (WaitFor::Ready, "ready") => {
                 println!("{stamp} store is ready");
-                println!(
-                    "storefront: {}",
-                    store["storefront_url"].as_str().unwrap_or("-")
-                );
-                println!("admin:      {}", store["admin_url"].as_str().unwrap_or("-"));
+                println!("storefront: {}", text_or(&store.storefront_url, "-"));
+                println!("admin:      {}", text_or(&store.admin_url, "-"));
                 println!("credentials: storefleet store credentials {id}");
                 return Ok(());
             }
@@ -490,7 +514,7 @@ async fn wait_for(api: &Api, id: &str, target: WaitFor, timeout: Duration) -> an
                     Failure::StoreFailed,
                     format!(
                         "store failed: {}",
-                        store["message"].as_str().unwrap_or("no reason recorded")
+                        text_or(&store.message, "no reason recorded")
                     ),
                 )
             }
@@ -509,33 +533,16 @@ async fn wait_for(api: &Api, id: &str, target: WaitFor, timeout: Duration) -> an
                 format!(
                     "store is still {phase} after {} s (--timeout); {}",
                     timeout.as_secs(),
-                    waiting_on(&store)
+                    store.waiting_on()
                 ),
             );
         }
         if last_line.elapsed() >= STILL_WAITING_EVERY {
-            println!("{stamp} still {phase}: {}", waiting_on(&store));
+            println!("{stamp} still {phase}: {}", store.waiting_on());
             last_line = std::time::Instant::now();
         }
         tokio::time::sleep(WAIT_POLL).await;
     }
-}
-
-/// The first condition that is not yet true, and why, for progress lines.
-fn waiting_on(store: &Value) -> String {
-    store["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["status"].as_str() != Some("True"))
-        .map(|c| {
-            format!(
-                "waiting on {} ({})",
-                c["type"].as_str().unwrap_or("?"),
-                c["reason"].as_str().unwrap_or("")
-            )
-        })
-        .unwrap_or_else(|| "waiting on the orchestrator".to_owned())
 }
 
 /// `storefleet login`: check the token against the API, then save it as a profile and make that

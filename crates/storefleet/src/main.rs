@@ -12,6 +12,7 @@ mod retention;
 mod server;
 mod store_ref;
 mod users;
+mod views;
 
 use clap::Parser;
 use cli::{Cli, Command, DatabaseArgs, LogFormat, UserCommand};

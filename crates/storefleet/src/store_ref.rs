@@ -2,7 +2,7 @@
 //! the caller's live stores (as `kubectl` takes names and `git` takes short hashes).
 
 use crate::exit_code::{fail, Failure};
-use serde_json::Value;
+use crate::views::Store;
 
 /// Shortest id prefix taken, so a typo of one or two characters is not read as a prefix.
 pub const MIN_PREFIX: usize = 4;
@@ -10,25 +10,31 @@ pub const MIN_PREFIX: usize = 4;
 /// The id of the store `reference` names among `stores` (the caller's list, as the API gives it).
 /// A live store's exact name wins over an id prefix; an ambiguous reference is an error that
 /// lists the candidates instead of picking one.
-pub fn resolve(reference: &str, stores: &[Value]) -> anyhow::Result<String> {
-    let live = |store: &&Value| store["phase"].as_str() != Some("deleted");
-    let by_name: Vec<&Value> = stores
+pub fn resolve(reference: &str, stores: &[Store]) -> anyhow::Result<String> {
+    let live = |store: &&Store| store.phase.as_deref() != Some("deleted");
+    let by_name: Vec<&Store> = stores
         .iter()
         .filter(live)
-        .filter(|s| s["name"].as_str() == Some(reference))
+        .filter(|s| s.name.as_deref() == Some(reference))
         .collect();
     let named = format!("live stores are named {reference}");
-    if let Some(id) = the_one(&by_name, &named, "owner", "give the id instead")? {
+    if let Some(id) = the_one(
+        &by_name,
+        &named,
+        |s| &s.owner,
+        "owner",
+        "give the id instead",
+    )? {
         return Ok(id);
     }
     let prefix = reference.to_ascii_lowercase();
     if prefix.len() >= MIN_PREFIX && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        let by_id: Vec<&Value> = stores
+        let by_id: Vec<&Store> = stores
             .iter()
-            .filter(|s| s["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
+            .filter(|s| s.id.as_deref().is_some_and(|id| id.starts_with(&prefix)))
             .collect();
         let matched = format!("stores match the id prefix {reference}");
-        if let Some(id) = the_one(&by_id, &matched, "name", "give more of the id")? {
+        if let Some(id) = the_one(&by_id, &matched, |s| &s.name, "name", "give more of the id")? {
             return Ok(id);
         }
     }
@@ -41,17 +47,18 @@ pub fn resolve(reference: &str, stores: &[Value]) -> anyhow::Result<String> {
 }
 
 /// The id of the only candidate; `None` for none; for several, an error that lists each (id
-/// and `detail` field) and says what to do.
+/// and the field `detail` picks, named `label`) and says what to do.
 fn the_one(
-    candidates: &[&Value],
+    candidates: &[&Store],
     what: &str,
-    detail: &str,
+    detail: impl Fn(&Store) -> &Option<String>,
+    label: &str,
     advice: &str,
 ) -> anyhow::Result<Option<String>> {
-    let text = |store: &Value, key: &str| store[key].as_str().unwrap_or("").to_owned();
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
     match candidates {
         [] => Ok(None),
-        [one] => Ok(Some(text(one, "id"))),
+        [one] => Ok(Some(text(&one.id))),
         several => fail(
             Failure::Usage,
             format!(
@@ -59,7 +66,7 @@ fn the_one(
                 several.len(),
                 several
                     .iter()
-                    .map(|s| format!("{} ({detail} {})", text(s, "id"), text(s, detail)))
+                    .map(|s| format!("{} ({label} {})", text(&s.id), text(detail(s))))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -72,11 +79,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn store(id: &str, name: &str, phase: &str, owner: &str) -> Value {
-        json!({"id": id, "name": name, "phase": phase, "owner": owner})
+    fn store(id: &str, name: &str, phase: &str, owner: &str) -> Store {
+        crate::views::read(&json!({"id": id, "name": name, "phase": phase, "owner": owner}))
+            .expect("a store")
     }
 
-    fn stores() -> Vec<Value> {
+    fn stores() -> Vec<Store> {
         vec![
             store(
                 "0190aaaa-0000-7000-8000-000000000001",

@@ -6,7 +6,7 @@
 use crate::cli::DatabaseArgs;
 use crate::exit_code::{fail, Failure};
 use anyhow::Context as _;
-use storefleet_state::{AuditEntry, Role, StateStore, UserError};
+use storefleet_state::{AuditAction, AuditEntry, AuditOutcome, Role, StateStore, UserError};
 
 /// Open the existing state store for a user command, saying which one on stderr; a SQLite file
 /// that does not exist is an error instead of a new, empty database.
@@ -68,11 +68,11 @@ pub async fn rotate_token(name: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
     let token = storefleet_api::auth::generate_token();
     let audit = AuditEntry {
         actor: "cli".to_owned(),
-        action: "user.rotate_token".to_owned(),
+        action: AuditAction::UserRotateToken,
         target: Some(name.to_owned()),
         source_ip: None,
         request_id: None,
-        outcome: "succeeded".to_owned(),
+        outcome: AuditOutcome::Succeeded,
         detail: None,
     };
     let user = state
@@ -112,11 +112,11 @@ pub async fn remove(name: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
     let state = open_existing(db).await?;
     let audit = AuditEntry {
         actor: "cli".to_owned(),
-        action: "user.remove".to_owned(),
+        action: AuditAction::UserRemove,
         target: Some(name.to_owned()),
         source_ip: None,
         request_id: None,
-        outcome: "succeeded".to_owned(),
+        outcome: AuditOutcome::Succeeded,
         detail: None,
     };
     match state.remove_user(name, &audit, chrono::Utc::now()).await {

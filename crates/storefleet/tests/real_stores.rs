@@ -15,6 +15,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use storefleet_domain::secrets::{key, CREDENTIALS_SECRET};
 use storefleet_testkit::node::{image_built, real_node_or_skip, RealNode};
 
 /// One store at a time: timings stay meaningful and two engines do not starve each other
@@ -440,13 +441,13 @@ async fn confirm_order_in_engine(
             // In WooCommerce's own database: the order tables (HPOS) or the posts table.
             let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
             let secret = secrets
-                .get("store-credentials")
+                .get(CREDENTIALS_SECRET)
                 .await
                 .map_err(|e| e.to_string())?;
             let password = secret
                 .data
                 .and_then(|d| {
-                    d.get("db-password")
+                    d.get(key::DB_PASSWORD)
                         .map(|v| String::from_utf8_lossy(&v.0).into_owned())
                 })
                 .ok_or("no db-password")?;

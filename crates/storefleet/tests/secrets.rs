@@ -12,6 +12,7 @@ use kube::api::Api;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use storefleet_domain::secrets::{key as secret_key, CREDENTIALS_SECRET};
 
 const DB_PASSWORD: &str = "Db-Pa55word-that-must-never-show";
 
@@ -153,15 +154,15 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
     if let Some((_, client)) = &kubelet {
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
         if let Some(secret) = secrets
-            .get_opt("store-credentials")
+            .get_opt(CREDENTIALS_SECRET)
             .await
             .expect("get secret")
         {
             for key in [
-                "admin-password",
-                "db-password",
-                "db-root-password",
-                "app-secret",
+                secret_key::ADMIN_PASSWORD,
+                secret_key::DB_PASSWORD,
+                secret_key::DB_ROOT_PASSWORD,
+                secret_key::APP_SECRET,
             ] {
                 let value = String::from_utf8(secret.data.as_ref().expect("data")[key].0.clone())
                     .expect("utf-8");
@@ -185,7 +186,7 @@ async fn no_token_or_password_appears_in_logs_or_api_responses() {
         for (key, value) in &generated {
             assert_eq!(
                 view.contains(value.as_str()),
-                *key == "admin-password",
+                *key == secret_key::ADMIN_PASSWORD,
                 "{key} in the owner's credential view"
             );
         }

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-use storefleet_state::AuditQuery;
+use storefleet_state::{AuditAction, AuditQuery};
 
 /// Audit entries per page.
 const AUDIT_PAGE: i64 = 50;
@@ -159,7 +159,7 @@ pub(crate) async fn audit(
     let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let query = AuditQuery {
         actor: non_empty(&filters.actor),
-        action: non_empty(&filters.action),
+        action: non_empty(&filters.action).map(AuditAction::from),
         since: parse_time("since", &filters.since)?,
         until: parse_time("until", &filters.until)?,
         before: filters.before,
@@ -193,9 +193,9 @@ pub(crate) async fn audit(
         .map(|r| AuditRow {
             at: time(r.at),
             actor: r.entry.actor,
-            action: r.entry.action,
+            action: r.entry.action.as_str().to_owned(),
             target: r.entry.target.unwrap_or_default(),
-            outcome: r.entry.outcome,
+            outcome: r.entry.outcome.as_str().to_owned(),
             detail: r.entry.detail.unwrap_or_default(),
             source_ip: r.entry.source_ip.unwrap_or_default(),
         })

@@ -7,6 +7,7 @@ use crate::Context;
 use async_trait::async_trait;
 use std::time::Duration;
 use storefleet_cluster::{storefront_service, OrderCheckVia};
+use storefleet_domain::secrets::key;
 use storefleet_domain::{ConditionType, Step, Store};
 use storefleet_ordercheck::{StoreCredentials, Target};
 
@@ -33,9 +34,9 @@ impl Definition for OrderCheck {
             Err(e) => return StepOutcome::Error(e),
         };
         let credentials = StoreCredentials {
-            publishable_key: secrets.get("publishable-key").cloned(),
-            admin_email: secrets.get("admin-email").cloned(),
-            admin_password: secrets.get("admin-password").cloned(),
+            publishable_key: secrets.get(key::PUBLISHABLE_KEY).cloned(),
+            admin_email: secrets.get(key::ADMIN_EMAIL).cloned(),
+            admin_password: secrets.get(key::ADMIN_PASSWORD).cloned(),
         };
         let cluster_ip = if ctx.settings.order_check_via == OrderCheckVia::ServiceIp {
             let (service, _) = storefront_service(store.engine);

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use storefleet_domain::secrets::{key, ENGINE_OUTPUTS_SECRET};
 use storefleet_testkit::node::{image_built, RealNode};
 use tokio::io::AsyncReadExt;
 
@@ -478,12 +479,12 @@ pub async fn order_through_store(
         .ok_or("storefront Service without a cluster IP")?;
     let credentials = api.credentials(id).await?;
     let publishable_key = Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt("store-engine-outputs")
+        .get_opt(ENGINE_OUTPUTS_SECRET)
         .await
         .map_err(|e| e.to_string())?
         .and_then(|s| s.data)
         .and_then(|d| {
-            d.get("publishable-key")
+            d.get(key::PUBLISHABLE_KEY)
                 .map(|v| String::from_utf8_lossy(&v.0).into_owned())
         });
     let text = |key: &str| credentials[key].as_str().map(str::to_owned);
