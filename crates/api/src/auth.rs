@@ -150,7 +150,7 @@ impl Caller {
         detail: Option<String>,
     ) -> AuditEntry {
         AuditEntry {
-            actor: self.user.name.clone(),
+            actor: self.user.name.to_string(),
             action,
             target,
             source_ip: self.source_ip.clone(),

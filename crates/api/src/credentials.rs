@@ -76,7 +76,7 @@ pub(crate) async fn credentials_for(
         .charge_credential_read(&caller.user.name)?;
     let store = visible_store(app, caller, raw_id).await?;
     let target = Some(store.id.to_string());
-    if store.owner != caller.user.name {
+    if store.spec.owner != caller.user.name {
         let denied = caller.audit(
             AuditAction::StoreCredentialsRead,
             target,
@@ -99,7 +99,7 @@ pub(crate) async fn credentials_for(
         });
     };
     let Some(sealed) = app.state().sealed_credentials(store.id).await? else {
-        let message = match store.phase {
+        let message = match store.status.phase {
             Phase::Deleting | Phase::Deleted => {
                 "the store is being deleted; its credentials were removed".to_owned()
             }
@@ -134,10 +134,10 @@ pub(crate) async fn credentials_for(
     app.state().record_audit(&read, Utc::now()).await?;
     Ok(CredentialsView {
         store_id: store.id,
-        name: store.name.to_string(),
-        engine: store.engine,
-        storefront_url: store.storefront_url,
-        admin_url: store.admin_url,
+        name: store.spec.name.to_string(),
+        engine: store.spec.engine,
+        storefront_url: store.status.storefront_url,
+        admin_url: store.status.admin_url,
         admin_user: credentials.admin_user,
         admin_email: credentials.admin_email,
         admin_password: credentials.admin_password,

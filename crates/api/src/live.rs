@@ -126,7 +126,7 @@ pub(crate) fn event_stream(
             // A failed read is retried at the next change or fallback tick; it is logged so a
             // stream that stalls on a sick database says why.
             let gone = match s.app.state().get_store(s.store_id).await {
-                Ok(store) => store.is_some_and(|store| store.phase == Phase::Deleted),
+                Ok(store) => store.is_some_and(|store| store.status.phase == Phase::Deleted),
                 Err(e) => {
                     tracing::warn!(store = %s.store_id, error = %e, "event stream: reading the store failed; retrying");
                     false
@@ -173,7 +173,7 @@ pub(crate) fn event_stream(
 /// out, user removed) does.
 async fn still_valid(app: &AppState, viewer: &Viewer) -> bool {
     match crate::auth::user_for(app, &viewer.credential).await {
-        Ok(user) => user.name == viewer.user,
+        Ok(user) => viewer.user == user.name,
         Err(e) => !matches!(*e, ApiError::Unauthenticated(_)),
     }
 }

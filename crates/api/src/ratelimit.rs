@@ -76,7 +76,7 @@ pub(crate) async fn authenticated_user(app: &AppState, parts: &Parts) -> Option<
         (None, None) => return None,
     };
     let user = crate::auth::user_for(app, &credential).await.ok()?;
-    Some(user.name)
+    Some(user.name.to_string())
 }
 
 /// Middleware: reads are free; every other call counts against its user's budget, or, without

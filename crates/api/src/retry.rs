@@ -68,7 +68,7 @@ pub(crate) async fn retry_for(
             code: "not_failed",
             message: format!(
                 "only a failed store can be retried; this one is {}",
-                store.phase.as_str()
+                store.status.phase.as_str()
             ),
         }),
         None => Err(ApiError::NotFound("no store with this id")),

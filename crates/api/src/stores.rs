@@ -86,25 +86,25 @@ impl StoreView {
     pub fn new(s: Store, hosts: &StoreHosts) -> Self {
         Self {
             id: s.id,
-            host: hosts.host(&s.name),
-            url: hosts.url(&s.name),
-            name: s.name.to_string(),
-            owner: s.owner,
-            engine: s.engine,
-            plan: s.plan,
-            phase: s.phase,
-            conditions: s.conditions.0,
+            host: hosts.host(&s.spec.name),
+            url: hosts.url(&s.spec.name),
+            name: s.spec.name.to_string(),
+            owner: s.spec.owner.to_string(),
+            engine: s.spec.engine,
+            plan: s.spec.plan,
+            phase: s.status.phase,
+            conditions: s.status.conditions.0,
             namespace: s.namespace,
             cluster: s.cluster,
-            message: s.message,
-            storefront_url: s.storefront_url,
-            admin_url: s.admin_url,
-            expires_at: s.expires_at,
+            message: s.status.message,
+            storefront_url: s.status.storefront_url,
+            admin_url: s.status.admin_url,
+            expires_at: s.spec.expires_at,
             deadline_at: s.deadline_at,
             created_at: s.created_at,
             updated_at: s.updated_at,
             generation: s.generation,
-            observed_generation: s.observed_generation,
+            observed_generation: s.status.observed_generation,
         }
     }
 }
@@ -385,7 +385,7 @@ async fn list_stores(
         (false, Some(owner)) if owner != caller.user.name => {
             return Err(ApiError::Forbidden("only admins list other users' stores"))
         }
-        (false, _) => Some(caller.user.name.clone()),
+        (false, _) => Some(caller.user.name.to_string()),
     };
     let newest_first = match params.order.as_deref() {
         None | Some("newest") => true,
@@ -437,7 +437,7 @@ pub(crate) async fn visible_store(
 ) -> Result<Store, ApiError> {
     let id = store_id(raw_id)?;
     match app.state().get_store(id).await? {
-        Some(store) if caller.is_admin() || store.owner == caller.user.name => Ok(store),
+        Some(store) if caller.is_admin() || store.spec.owner == caller.user.name => Ok(store),
         // Someone else's store is reported as missing, so ids of other tenants leak nothing.
         _ => Err(ApiError::NotFound("no store with this id")),
     }
@@ -543,7 +543,7 @@ async fn store_events(
         .streams()
         .take(&caller.user.name, app.config().max_streams_per_user)?;
     let viewer = crate::live::Viewer {
-        user: caller.user.name.clone(),
+        user: caller.user.name.to_string(),
         credential: caller.credential.clone(),
     };
     Ok(Sse::new(crate::live::event_stream(

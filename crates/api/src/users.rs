@@ -34,7 +34,7 @@ impl From<User> for UserView {
     fn from(u: User) -> Self {
         Self {
             id: u.id,
-            name: u.name,
+            name: u.name.to_string(),
             role: u.role.as_str().to_owned(),
             created_at: u.created_at,
         }
@@ -102,7 +102,8 @@ async fn add_user(
     // Admin first: a tenant learns nothing about what a valid body would be.
     caller.require_admin()?;
     let ApiJson(req) = body?;
-    storefleet_domain::validate_user_name(&req.name).map_err(|e| ApiError::invalid("name", e))?;
+    let name = storefleet_domain::UserName::parse(&req.name)
+        .map_err(|e| ApiError::invalid("name", e.to_string()))?;
     let role = if req.admin { Role::Admin } else { Role::User };
     let token = generate_token();
     let audit = caller.audit(
@@ -113,7 +114,7 @@ async fn add_user(
     );
     let user = app
         .state()
-        .add_user(&req.name, role, &hash_token(&token), &audit, Utc::now())
+        .add_user(&name, role, &hash_token(&token), &audit, Utc::now())
         .await
         .map_err(user_error)?;
     let body = AddedUser {

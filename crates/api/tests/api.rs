@@ -32,7 +32,12 @@ impl TestApp {
         ] {
             let token = auth::generate_token();
             state
-                .create_user(name, role, &auth::hash_token(&token), Utc::now())
+                .create_user(
+                    &storefleet_domain::UserName::parse(name).expect("a user name"),
+                    role,
+                    &auth::hash_token(&token),
+                    Utc::now(),
+                )
                 .await
                 .expect("user");
             tokens.push(token);
@@ -1258,9 +1263,10 @@ async fn orchestrator_records(
         .expect("claim")
         .remove(0);
     let mut next = work.store.clone();
-    next.phase = phase;
+    next.status.phase = phase;
     let progress = storefleet_state::Progress {
-        store: next,
+        id: next.id,
+        status: next.status,
         events,
         next_attempt_at: now,
         attempts: 0,
@@ -1559,7 +1565,7 @@ async fn a_failed_store_is_retried_by_its_owner_or_an_admin_only_from_failed(app
         after.deadline_at > before.deadline_at,
         "the deadline starts over"
     );
-    assert_eq!(after.message, None);
+    assert_eq!(after.status.message, None);
     let now = Utc::now() + chrono::Duration::seconds(1);
     let due = app
         .state

@@ -51,7 +51,12 @@ async fn start(config: ApiConfig) -> Dash {
     ] {
         let token = auth::generate_token();
         state
-            .create_user(name, role, &auth::hash_token(&token), Utc::now())
+            .create_user(
+                &storefleet_domain::UserName::parse(name).expect("a user name"),
+                role,
+                &auth::hash_token(&token),
+                Utc::now(),
+            )
             .await
             .expect("user");
         tokens.push(token);
@@ -467,13 +472,13 @@ async fn the_create_form_creates_exactly_one_store_even_when_submitted_twice() {
     let store = &stores[0];
     assert_eq!(
         (
-            store.name.as_str(),
-            store.engine.as_str(),
-            store.plan.as_str()
+            store.spec.name.as_str(),
+            store.spec.engine.as_str(),
+            store.spec.plan.as_str()
         ),
         ("my-shop", "woocommerce", "medium")
     );
-    assert!(store.expires_at.is_some());
+    assert!(store.spec.expires_at.is_some());
     let records = dash.state.list_audit(None, 10).await.expect("audit");
     assert!(records
         .iter()

@@ -78,14 +78,14 @@ fn meta(store: &Store, name: &str) -> ObjectMeta {
 
 pub fn namespace(store: &Store, settings: &ClusterSettings) -> Namespace {
     let mut labels = labels(store);
-    labels.insert(OWNER_LABEL.to_owned(), store.owner.clone());
+    labels.insert(OWNER_LABEL.to_owned(), store.spec.owner.to_string());
     labels.insert(INSTANCE_LABEL.to_owned(), settings.instance.clone());
     if !settings.installation.is_empty() {
         labels.insert(INSTALLATION_LABEL.to_owned(), settings.installation.clone());
     }
     // Pod Security admission: refuse pods below the engine's level; warn and audit below
     // `restricted` whatever the engine, so a laxer engine still shows what it lacks.
-    let level = pod_security_level(store.engine);
+    let level = pod_security_level(store.spec.engine);
     for (mode, level) in [
         ("enforce", level),
         ("warn", "restricted"),
@@ -114,7 +114,7 @@ fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
 }
 
 pub fn resource_quota(store: &Store) -> ResourceQuota {
-    let l = store.plan.limits();
+    let l = store.spec.plan.limits();
     ResourceQuota {
         metadata: meta(store, "store-quota"),
         spec: Some(ResourceQuotaSpec {
@@ -136,7 +136,7 @@ pub fn resource_quota(store: &Store) -> ResourceQuota {
 }
 
 pub fn limit_range(store: &Store) -> LimitRange {
-    let l = store.plan.limits();
+    let l = store.spec.plan.limits();
     LimitRange {
         metadata: meta(store, "store-limits"),
         spec: Some(LimitRangeSpec {
@@ -277,7 +277,9 @@ pub fn network_policies(store: &Store, settings: &ClusterSettings) -> Vec<Networ
                 },
                 NetworkPolicyIngressRule {
                     from: Some(web_peers),
-                    ports: Some(vec![tcp_port(i32::from(crate::web_port(store.engine)))]),
+                    ports: Some(vec![tcp_port(i32::from(crate::web_port(
+                        store.spec.engine,
+                    )))]),
                 },
             ]),
             egress: Some(vec![
@@ -430,7 +432,7 @@ impl Credentials {
     pub fn generate(store: &Store) -> Self {
         Self {
             admin_user: "admin".to_owned(),
-            admin_email: format!("admin@{}.stores.storefleet.invalid", store.name),
+            admin_email: format!("admin@{}.stores.storefleet.invalid", store.spec.name),
             admin_password: random_secret(24),
             db_password: random_secret(32),
             db_root_password: random_secret(32),
@@ -469,8 +471,8 @@ pub fn credentials_secret(store: &Store, credentials: &Credentials) -> Secret {
 /// Values for the engine chart. Written to a file for `helm -f`, never passed with `--set`.
 pub fn helm_values(store: &Store, settings: &ClusterSettings) -> serde_json::Value {
     serde_json::json!({
-        "store": { "id": store.id.to_string(), "name": store.name.as_str() },
-        "plan": store.plan.as_str(),
+        "store": { "id": store.id.to_string(), "name": store.spec.name.as_str() },
+        "plan": store.spec.plan.as_str(),
         "ingress": {
             "enabled": true,
             "host": settings.store_host(store),

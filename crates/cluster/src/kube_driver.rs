@@ -327,7 +327,7 @@ impl ClusterDriver for KubeDriver {
 
     async fn install_release(&self, store: &Store) -> Result<String, ClusterError> {
         let namespace = &store.namespace;
-        let engine = store.engine.as_str();
+        let engine = store.spec.engine.as_str();
         self.helm.chart_path(engine)?;
         let values = build::helm_values(store, &self.settings);
         // The common case costs one helm process; the release is examined only when helm refuses.

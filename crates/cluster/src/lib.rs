@@ -124,7 +124,7 @@ impl Default for ClusterSettings {
 
 impl ClusterSettings {
     pub fn store_host(&self, store: &Store) -> String {
-        format!("{}.{}", store.name, self.store_domain)
+        format!("{}.{}", store.spec.name, self.store_domain)
     }
 
     pub fn storefront_url(&self, store: &Store) -> String {
@@ -139,7 +139,7 @@ impl ClusterSettings {
     /// Base URL of the store's storefront API for the order check; `cluster_ip` is the engine
     /// Service's address, which only [`OrderCheckVia::ServiceIp`] uses (the caller reads it).
     pub fn order_check_url(&self, store: &Store, cluster_ip: Option<&str>) -> String {
-        let (service, port) = storefront_service(store.engine);
+        let (service, port) = storefront_service(store.spec.engine);
         let port = if port == 80 {
             String::new()
         } else {
@@ -160,7 +160,7 @@ impl ClusterSettings {
     }
 
     pub fn admin_url(&self, store: &Store) -> String {
-        let path = match store.engine {
+        let path = match store.spec.engine {
             storefleet_domain::Engine::Woocommerce => "wp-admin/",
             // The store image ships without Medusa's admin UI: its admin is the Admin API.
             storefleet_domain::Engine::Medusa => "admin",

@@ -84,7 +84,7 @@ fn render_engine(helm: &Path, store: &Store, extra: &[&str]) -> Vec<serde_json::
     std::fs::write(&values, build::helm_values(store, &settings).to_string()).expect("values");
     let out = Command::new(helm)
         .args(["template", "store"])
-        .arg(repo_root().join("charts").join(store.engine.as_str()))
+        .arg(repo_root().join("charts").join(store.spec.engine.as_str()))
         .args(["--namespace", &store.namespace, "-f"])
         .arg(&values)
         .args(extra)

@@ -4,9 +4,9 @@
 //! twenty-field literal per test; every field a test does not name has a fixed value, so
 //! tests stay deterministic (times are [`t0`] plus seconds).
 
-use crate::{namespace_for, ConditionStatus, ConditionType, Conditions, DeletionStep, Engine};
+use crate::{namespace_for, ConditionStatus, ConditionType, DeletionStep, Engine};
 use crate::{Phase, Plan};
-use crate::{Store, StoreId, StoreName};
+use crate::{Store, StoreId, StoreName, StoreSpec, StoreStatus, UserName};
 use chrono::{DateTime, TimeZone, Utc};
 
 /// A fixed instant tests count from: 2026-01-01T00:00:00Z.
@@ -19,6 +19,15 @@ pub fn t0() -> DateTime<Utc> {
 /// [`t0`] plus `seconds`.
 pub fn at(seconds: i64) -> DateTime<Utc> {
     t0() + chrono::Duration::seconds(seconds)
+}
+
+/// A user name written in a test.
+///
+/// # Panics
+/// When `name` is not a valid user name (a mistake in the test itself).
+pub fn user(name: &str) -> UserName {
+    #[allow(clippy::expect_used)] // a builder for tests: a bad literal is the test's bug
+    UserName::parse(name).expect("a valid user name in a test")
 }
 
 /// Builds a [`Store`]: by default a Medusa store of plan small, owned by `tester`, just
@@ -39,24 +48,19 @@ impl StoreBuilder {
             store: Store {
                 id,
                 namespace: namespace_for(&name, id),
-                name,
-                owner: "tester".to_owned(),
-                engine: Engine::Medusa,
-                plan: Plan::Small,
-                phase: Phase::Requested,
-                conditions: Conditions::default(),
+                spec: StoreSpec {
+                    name,
+                    owner: user("tester"),
+                    engine: Engine::Medusa,
+                    plan: Plan::Small,
+                    expires_at: None,
+                },
+                status: StoreStatus::requested(),
                 cluster: "test".to_owned(),
-                message: None,
-                storefront_url: None,
-                admin_url: None,
-                expires_at: None,
                 deadline_at: at(600),
                 created_at: t0(),
                 updated_at: t0(),
                 generation: 1,
-                observed_generation: 0,
-                touched_cluster: false,
-                deletion_done: None,
             },
         }
     }
@@ -64,27 +68,27 @@ impl StoreBuilder {
     /// A fixed id (and the namespace that follows from it).
     pub fn id(mut self, id: StoreId) -> Self {
         self.store.id = id;
-        self.store.namespace = namespace_for(&self.store.name, id);
+        self.store.namespace = namespace_for(&self.store.spec.name, id);
         self
     }
 
     pub fn owner(mut self, owner: &str) -> Self {
-        owner.clone_into(&mut self.store.owner);
+        self.store.spec.owner = user(owner);
         self
     }
 
     pub fn engine(mut self, engine: Engine) -> Self {
-        self.store.engine = engine;
+        self.store.spec.engine = engine;
         self
     }
 
     pub fn plan(mut self, plan: Plan) -> Self {
-        self.store.plan = plan;
+        self.store.spec.plan = plan;
         self
     }
 
     pub fn phase(mut self, phase: Phase) -> Self {
-        self.store.phase = phase;
+        self.store.status.phase = phase;
         self
     }
 
@@ -107,7 +111,7 @@ impl StoreBuilder {
     }
 
     pub fn message(mut self, message: &str) -> Self {
-        self.store.message = Some(message.to_owned());
+        self.store.status.message = Some(message.to_owned());
         self
     }
 
@@ -118,13 +122,13 @@ impl StoreBuilder {
 
     /// Some step already wrote to the cluster for this store.
     pub fn touched_cluster(mut self) -> Self {
-        self.store.touched_cluster = true;
+        self.store.status.touched_cluster = true;
         self
     }
 
     /// Deletion has come through `step`.
     pub fn deletion_done(mut self, step: DeletionStep) -> Self {
-        self.store.deletion_done = Some(step);
+        self.store.status.deletion_done = Some(step);
         self
     }
 
@@ -132,6 +136,7 @@ impl StoreBuilder {
     pub fn done_through(mut self, steps: usize) -> Self {
         for kind in ConditionType::ORDER.into_iter().take(steps) {
             self.store
+                .status
                 .conditions
                 .set(kind, ConditionStatus::True, "Done", "done", t0());
         }

@@ -150,15 +150,16 @@ pub enum Action {
 /// Decide the next step from what was last observed. A store no step ever wrote to a cluster
 /// for (`touched_cluster` false) needs no cluster to be deleted.
 pub fn next_action(store: &Store) -> Action {
-    match store.phase {
+    let status = &store.status;
+    match status.phase {
         Phase::Requested | Phase::Provisioning => ConditionType::ORDER
             .into_iter()
-            .find(|kind| !store.conditions.is_true(*kind))
+            .find(|kind| !status.conditions.is_true(*kind))
             .map_or(Action::MarkReady, |kind| {
                 Action::Take(Step::Provision(kind))
             }),
-        Phase::Deleting if !store.touched_cluster => Action::MarkDeleted,
-        Phase::Deleting => DeletionStep::after(store.deletion_done)
+        Phase::Deleting if !status.touched_cluster => Action::MarkDeleted,
+        Phase::Deleting => DeletionStep::after(status.deletion_done)
             .map_or(Action::MarkDeleted, |step| Action::Take(Step::Delete(step))),
         Phase::Ready | Phase::Failed | Phase::Deleted => Action::Nothing,
     }

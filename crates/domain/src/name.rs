@@ -75,27 +75,6 @@ impl fmt::Display for StoreName {
     }
 }
 
-/// What a user name may be: it becomes a Kubernetes label value on the user's namespaces.
-pub const USER_NAME_RULE: &str =
-    "1-63 characters: lowercase letters a-z, digits 0-9 and '-', starting and ending with a letter or digit";
-
-/// Check a user name; the error says what is allowed.
-pub fn validate_user_name(input: &str) -> Result<(), String> {
-    let ok = (1..=63).contains(&input.len())
-        && input
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !input.starts_with('-')
-        && !input.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "user name {input:?} is not allowed; allowed: {USER_NAME_RULE}"
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,15 +125,6 @@ mod tests {
         #[test]
         fn every_generated_valid_name_parses(input in "[a-z][a-z0-9-]{1,28}[a-z0-9]") {
             prop_assert!(StoreName::parse(&input).is_ok());
-        }
-    }
-
-    #[test]
-    fn user_names_must_be_label_values() {
-        assert!(validate_user_name("alice").is_ok());
-        assert!(validate_user_name("ci-bot-2").is_ok());
-        for bad in ["", "Alice", "-a", "a-", "a b", "a/b"] {
-            assert!(validate_user_name(bad).is_err(), "{bad:?}");
         }
     }
 }

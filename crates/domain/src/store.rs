@@ -1,6 +1,6 @@
 //! The store record: identity, spec and observed status.
 
-use crate::{Conditions, DeletionStep, Engine, Phase, Plan, StoreName};
+use crate::{Conditions, DeletionStep, Engine, Phase, Plan, StoreName, UserName};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -15,34 +15,69 @@ pub fn namespace_for(name: &StoreName, id: StoreId) -> String {
     format!("store-{name}-{suffix}")
 }
 
-/// A store as the state store holds it.
+/// A store as the state store holds it: identity and placement, fixed when it is created;
+/// the owner's intent ([`StoreSpec`]); the platform's observation ([`StoreStatus`]).
+///
+/// The halves have one writer each. Only the API changes the spec (and bumps `generation`
+/// when it does); the orchestrator saves a [`StoreStatus`] alone, so no pass can change
+/// what the owner asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Store {
     pub id: StoreId,
-    pub name: StoreName,
-    pub owner: String,
-    pub engine: Engine,
-    pub plan: Plan,
-    pub phase: Phase,
-    pub conditions: Conditions,
+    pub spec: StoreSpec,
+    pub status: StoreStatus,
     pub namespace: String,
     pub cluster: String,
-    /// Why the store failed or what it waits on, for people.
-    pub message: Option<String>,
-    pub storefront_url: Option<String>,
-    pub admin_url: Option<String>,
-    pub expires_at: Option<DateTime<Utc>>,
+    /// Provisioning that has not finished by then fails.
     pub deadline_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Bumped each time the desired state changes (create, delete).
     pub generation: i64,
+}
+
+/// What the owner asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSpec {
+    pub name: StoreName,
+    pub owner: UserName,
+    pub engine: Engine,
+    pub plan: Plan,
+    /// When the store is deleted for its owner; `None` lives until deleted.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What the platform observed and did: the orchestrator's to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreStatus {
+    pub phase: Phase,
+    pub conditions: Conditions,
+    /// Why the store failed or what it waits on, for people.
+    pub message: Option<String>,
+    pub storefront_url: Option<String>,
+    pub admin_url: Option<String>,
     /// The generation the orchestrator last brought the cluster to.
     pub observed_generation: i64,
     /// Whether any step ever wrote to the cluster for this store.
     pub touched_cluster: bool,
     /// The last deletion step that finished; `None` until one has.
     pub deletion_done: Option<DeletionStep>,
+}
+
+impl StoreStatus {
+    /// The status of a store just asked for: requested, nothing observed yet.
+    pub fn requested() -> Self {
+        Self {
+            phase: Phase::Requested,
+            conditions: Conditions::default(),
+            message: None,
+            storefront_url: None,
+            admin_url: None,
+            observed_generation: 0,
+            touched_cluster: false,
+            deletion_done: None,
+        }
+    }
 }
 
 /// Smallest and largest time-to-live a store may ask for.

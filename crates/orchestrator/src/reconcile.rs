@@ -64,14 +64,14 @@ pub async fn reconcile(
             return Ok(PassEnd::LeaseLost);
         }
         let transition = match decide(&store, now) {
-            Decision::Conclude(conclusion) => conclude(store, conclusion),
+            Decision::Conclude(conclusion) => conclude(&store, conclusion),
             Decision::Take(step) => {
                 let outcome = act(ctx, step, &mut store, attempts).await?;
                 now = Utc::now();
-                apply(store, step, outcome, attempts, now, &rules)
+                apply(&store, step, outcome, attempts, now, &rules)
             }
         };
-        let (progress, next) = transition.into_progress(now);
+        let (progress, next) = transition.into_progress(store.id, now);
         let recorded = record(
             &ctx.state,
             &ctx.owner,
@@ -86,17 +86,12 @@ pub async fn reconcile(
         }
         match next {
             Next::Continue => {
-                store = progress.store;
+                store.status = progress.status;
                 attempts = progress.attempts;
             }
             Next::Wait { watch, .. } => {
-                let watch = watch.map(|(what, until)| {
-                    Box::new(WaitFor {
-                        store: progress.store,
-                        what,
-                        until,
-                    })
-                });
+                store.status = progress.status;
+                let watch = watch.map(|(what, until)| Box::new(WaitFor { store, what, until }));
                 return Ok(PassEnd::Waiting { watch });
             }
             Next::Settle => return Ok(PassEnd::Settled),
@@ -111,10 +106,10 @@ async fn act(
     store: &mut Store,
     attempts: i64,
 ) -> Result<StepOutcome, StateError> {
-    if !store.touched_cluster && ctx.driver.is_configured() {
+    if !store.status.touched_cluster && ctx.driver.is_configured() {
         // Before the first write: from here on a delete must clean up in the cluster.
         ctx.state.mark_touched(store.id).await?;
-        store.touched_cluster = true;
+        store.status.touched_cluster = true;
     }
     let definition = steps::definition(step);
     let started = Instant::now();
@@ -150,8 +145,8 @@ pub async fn record(
     {
         return Ok(Recorded::Saved);
     }
-    tracing::info!(store = %progress.store.id, "desired state changed or lease lost during the pass; handing back");
-    state.release_lease(progress.store.id, owner).await?;
+    tracing::info!(store = %progress.id, "desired state changed or lease lost during the pass; handing back");
+    state.release_lease(progress.id, owner).await?;
     Ok(Recorded::Stale)
 }
 
@@ -198,7 +193,7 @@ mod tests {
             message: "namespace is ready".into(),
         };
         let step = Step::Provision(ConditionType::NamespaceReady);
-        let transition = apply(work.store.clone(), step, outcome, 0, now, &rules);
+        let transition = apply(&work.store, step, outcome, 0, now, &rules);
         (work, transition)
     }
 
@@ -207,7 +202,7 @@ mod tests {
         let (state, _dir) = state().await;
         let (work, transition) = claimed_and_stepped(&state).await;
         let now = Utc::now();
-        let (progress, next) = transition.into_progress(now);
+        let (progress, next) = transition.into_progress(work.store.id, now);
         let recorded = record(&state, "me", work.store.generation, &progress, &next, now).await;
         assert_eq!(recorded.expect("record"), Recorded::Saved);
         let saved = state
@@ -215,8 +210,11 @@ mod tests {
             .await
             .expect("get")
             .expect("exists");
-        assert!(saved.conditions.is_true(ConditionType::NamespaceReady));
-        assert_eq!(saved.phase, Phase::Provisioning);
+        assert!(saved
+            .status
+            .conditions
+            .is_true(ConditionType::NamespaceReady));
+        assert_eq!(saved.status.phase, Phase::Provisioning);
         let later = now + chrono::Duration::seconds(1);
         let others = state.claim("other", later, later, 1).await.expect("claim");
         assert!(
@@ -240,7 +238,7 @@ mod tests {
             .expect("delete")
             .expect("found");
         let now = Utc::now();
-        let (progress, next) = transition.into_progress(now);
+        let (progress, next) = transition.into_progress(work.store.id, now);
         let recorded = record(&state, "me", work.store.generation, &progress, &next, now).await;
         assert_eq!(recorded.expect("record"), Recorded::Stale);
 
@@ -250,12 +248,15 @@ mod tests {
             .expect("get")
             .expect("exists");
         assert_eq!(
-            after.phase,
+            after.status.phase,
             Phase::Deleting,
             "the delete is not overwritten"
         );
         assert_eq!(after.generation, work.store.generation + 1);
-        assert!(!after.conditions.is_true(ConditionType::NamespaceReady));
+        assert!(!after
+            .status
+            .conditions
+            .is_true(ConditionType::NamespaceReady));
         let events = state.events(work.store.id, 0, 100).await.expect("events");
         let reasons: Vec<_> = events.iter().map(|e| e.reason.as_str()).collect();
         assert!(

@@ -8,7 +8,9 @@ use crate::tenant_reason::TenantReason;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use storefleet_cluster::{ClusterSettings, Watched};
-use storefleet_domain::{next_action, Action, ConditionStatus, Phase, Step, Store};
+use storefleet_domain::{
+    next_action, Action, ConditionStatus, Phase, Step, Store, StoreId, StoreStatus,
+};
 use storefleet_state::{NewEvent, Progress};
 
 /// A store that is settled is not looked at again until its desired state changes.
@@ -51,10 +53,11 @@ pub enum Next {
     Settle,
 }
 
-/// A store's new record, the events that say how it got there, and what comes next.
+/// A store's new status, the events that say how it got there, and what comes next. Only
+/// the status: a transition cannot change what the owner asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
-    pub store: Store,
+    pub status: StoreStatus,
     pub events: Vec<NewEvent>,
     /// Failed attempts at the store's current step so far.
     pub attempts: i64,
@@ -72,7 +75,9 @@ pub struct Rules<'a> {
 /// Decide from the store's record and `now`: past its deadline a provisioning store fails;
 /// otherwise [`next_action`] says which step comes next.
 pub fn decide(store: &Store, now: DateTime<Utc>) -> Decision {
-    if matches!(store.phase, Phase::Requested | Phase::Provisioning) && now >= store.deadline_at {
+    if matches!(store.status.phase, Phase::Requested | Phase::Provisioning)
+        && now >= store.deadline_at
+    {
         return Decision::Conclude(Conclusion::DeadlinePassed);
     }
     match next_action(store) {
@@ -84,53 +89,55 @@ pub fn decide(store: &Store, now: DateTime<Utc>) -> Decision {
 }
 
 /// Record a conclusion; every one settles the store.
-pub fn conclude(mut store: Store, conclusion: Conclusion) -> Transition {
+pub fn conclude(store: &Store, conclusion: Conclusion) -> Transition {
+    let mut status = store.status.clone();
     let mut events = Vec::new();
     match conclusion {
         Conclusion::DeadlinePassed => {
-            let last = store
+            let last = status
                 .message
                 .clone()
                 .unwrap_or_else(|| "no step had finished".to_owned());
             let message =
                 format!("provisioning did not finish before its deadline; last state: {last}");
-            store.phase = Phase::Failed;
-            store.message = Some(message.clone());
+            status.phase = Phase::Failed;
+            status.message = Some(message.clone());
             events.push(NewEvent::warning("ProvisioningTimeout", message));
         }
         Conclusion::Ready => {
-            store.phase = Phase::Ready;
-            store.message = None;
+            status.phase = Phase::Ready;
+            status.message = None;
             events.push(NewEvent::normal(
                 "Ready",
                 "store is ready: a test order went through",
             ));
         }
         Conclusion::Deleted => {
-            let why = if store.touched_cluster {
+            let why = if status.touched_cluster {
                 "nothing is left in the cluster"
             } else {
                 "nothing was created in the cluster"
             };
-            events.push(steps::mark_deleted(&mut store, why));
+            events.push(steps::mark_deleted(&mut status, why));
         }
         Conclusion::Nothing => {}
     }
-    settled(store, events)
+    settled(store, status, events)
 }
 
 /// Apply what came of taking `step` at `now`, after `attempts` failed attempts before it.
 pub fn apply(
-    mut store: Store,
+    store: &Store,
     step: Step,
     outcome: StepOutcome,
     attempts: i64,
     now: DateTime<Utc>,
     rules: &Rules<'_>,
 ) -> Transition {
+    let mut status = store.status.clone();
     let mut events = Vec::new();
-    if store.phase == Phase::Requested {
-        store.phase = Phase::Provisioning;
+    if status.phase == Phase::Requested {
+        status.phase = Phase::Provisioning;
         events.push(NewEvent::normal(
             "Provisioning",
             format!("provisioning started by {}", rules.owner),
@@ -140,12 +147,12 @@ pub fn apply(
     match outcome {
         StepOutcome::Done { reason, message } => {
             let done = Done { reason, message };
-            events.push(definition.record_done(&mut store, done, now, rules.settings));
-            if store.phase == Phase::Deleted {
-                return settled(store, events);
+            events.push(definition.record_done(store, &mut status, done, now, rules.settings));
+            if status.phase == Phase::Deleted {
+                return settled(store, status, events);
             }
             Transition {
-                store,
+                status,
                 events,
                 attempts: 0,
                 next: Next::Continue,
@@ -157,14 +164,14 @@ pub fn apply(
             retry_after,
         } => {
             // A store that keeps waiting on the same thing does not fill its event list.
-            let changed = store.message.as_deref() != Some(message.as_str());
-            set_condition(&mut store, step, reason, &message, now);
+            let changed = status.message.as_deref() != Some(message.as_str());
+            set_condition(&mut status, step, reason, &message, now);
             if changed {
                 events.push(NewEvent::normal(reason, message.clone()));
             }
-            store.message = Some(message);
+            status.message = Some(message);
             Transition {
-                store,
+                status,
                 events,
                 attempts,
                 next: Next::Wait {
@@ -183,11 +190,11 @@ pub fn apply(
                 TenantReason::of(&error).message(),
                 delay.as_secs()
             );
-            set_condition(&mut store, step, "Retrying", &message, now);
+            set_condition(&mut status, step, "Retrying", &message, now);
             events.push(NewEvent::warning("StepFailed", message.clone()));
-            store.message = Some(message);
+            status.message = Some(message);
             Transition {
-                store,
+                status,
                 events,
                 attempts,
                 next: Next::Wait {
@@ -202,25 +209,27 @@ pub fn apply(
                 definition.name(),
                 TenantReason::of_fatal(reason).message()
             );
-            set_condition(&mut store, step, reason, &message, now);
-            store.phase = Phase::Failed;
-            store.message = Some(message.clone());
+            set_condition(&mut status, step, reason, &message, now);
+            status.phase = Phase::Failed;
+            status.message = Some(message.clone());
             events.push(NewEvent::warning(reason, message));
-            settled(store, events)
+            settled(store, status, events)
         }
     }
 }
 
 impl Transition {
-    /// The record to save at `now`, and whether the lease is kept for the next step.
-    pub fn into_progress(self, now: DateTime<Utc>) -> (Progress, Next) {
+    /// The record to save for store `id` at `now`, and whether the lease is kept for the
+    /// next step.
+    pub fn into_progress(self, id: StoreId, now: DateTime<Utc>) -> (Progress, Next) {
         let next_attempt_at = match &self.next {
             Next::Continue => now,
             Next::Wait { until, .. } => *until,
             Next::Settle => now + SETTLED_RECHECK,
         };
         let progress = Progress {
-            store: self.store,
+            id,
+            status: self.status,
             events: self.events,
             next_attempt_at,
             attempts: self.attempts,
@@ -231,10 +240,10 @@ impl Transition {
 
 /// The store needs nothing more until its desired state changes: record that this generation
 /// was seen through, and clear the failure count.
-fn settled(mut store: Store, events: Vec<NewEvent>) -> Transition {
-    store.observed_generation = store.generation;
+fn settled(store: &Store, mut status: StoreStatus, events: Vec<NewEvent>) -> Transition {
+    status.observed_generation = store.generation;
     Transition {
-        store,
+        status,
         events,
         attempts: 0,
         next: Next::Settle,
@@ -247,9 +256,15 @@ fn later(now: DateTime<Utc>, after: Duration, fallback_secs: i64) -> DateTime<Ut
 }
 
 /// While provisioning, a step that is not done shows on its own condition as False.
-fn set_condition(store: &mut Store, step: Step, reason: &str, message: &str, now: DateTime<Utc>) {
+fn set_condition(
+    status: &mut StoreStatus,
+    step: Step,
+    reason: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) {
     if let Step::Provision(kind) = step {
-        store
+        status
             .conditions
             .set(kind, ConditionStatus::False, reason, message, now);
     }

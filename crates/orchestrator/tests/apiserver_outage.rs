@@ -16,17 +16,18 @@ async fn provisioning_backs_off_while_the_api_server_is_down_and_completes_after
     };
     let store = create(&env, "outage").await;
     wait_for(&env, store.id, "the namespace", |s| {
-        s.conditions.is_true(ConditionType::NamespaceReady)
+        s.status.conditions.is_true(ConditionType::NamespaceReady)
     })
     .await;
     env.cluster.stop_apiserver().expect("stop the API server");
     let down = wait_for(&env, store.id, "a few failed attempts", |s| {
-        s.message
+        s.status
+            .message
             .as_deref()
             .is_some_and(|m| m.contains("attempt 3"))
     })
     .await;
-    let message = down.message.clone().unwrap_or_default();
+    let message = down.status.message.clone().unwrap_or_default();
     println!("while down: {message}");
     assert!(
         message.contains("the cluster is unreachable"),
@@ -52,12 +53,17 @@ async fn provisioning_backs_off_while_the_api_server_is_down_and_completes_after
         &env,
         store.id,
         "completion after the API server returned",
-        |s| s.conditions.reason_of(ConditionType::OrderCheckPassed) == Some("OrderCheckFailed"),
+        |s| {
+            s.status
+                .conditions
+                .reason_of(ConditionType::OrderCheckPassed)
+                == Some("OrderCheckFailed")
+        },
     )
     .await;
     for kind in &ConditionType::ORDER[..5] {
         assert!(
-            done.conditions.is_true(*kind),
+            done.status.conditions.is_true(*kind),
             "{kind:?} should be True once the API server is back"
         );
     }

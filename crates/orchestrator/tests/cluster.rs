@@ -55,30 +55,33 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
     let ns = store.namespace.clone();
 
     let configured = wait_for(&env, store.id, "setup complete", |s| {
-        s.conditions.is_true(ConditionType::StoreConfigured)
+        s.status.conditions.is_true(ConditionType::StoreConfigured)
     })
     .await;
-    assert_eq!(configured.phase, Phase::Provisioning);
+    assert_eq!(configured.status.phase, Phase::Provisioning);
     for kind in &ConditionType::ORDER[..5] {
         assert!(
-            configured.conditions.is_true(*kind),
+            configured.status.conditions.is_true(*kind),
             "{kind:?} should be True"
         );
     }
     let order_check = wait_for(&env, store.id, "order check verdict", |s| {
-        s.conditions.get(ConditionType::OrderCheckPassed).is_some()
+        s.status
+            .conditions
+            .get(ConditionType::OrderCheckPassed)
+            .is_some()
     })
     .await;
     assert_eq!(
         order_check
-            .conditions
+            .status.conditions
             .reason_of(ConditionType::OrderCheckPassed),
         Some("OrderCheckFailed"),
         "no store is reachable here, so no order can go through and the store must not be called ready"
     );
-    assert_ne!(order_check.phase, Phase::Ready);
+    assert_ne!(order_check.status.phase, Phase::Ready);
     assert_eq!(
-        order_check.storefront_url.as_deref(),
+        order_check.status.storefront_url.as_deref(),
         Some("http://lifecycle.127.0.0.1.nip.io/")
     );
 
@@ -149,8 +152,11 @@ async fn a_store_gets_namespace_guardrails_and_release_and_deleting_it_leaves_no
         .await
         .expect("delete");
     env.signal.wake();
-    let deleted = wait_for(&env, store.id, "deleted", |s| s.phase == Phase::Deleted).await;
-    assert_eq!(deleted.observed_generation, deleted.generation);
+    let deleted = wait_for(&env, store.id, "deleted", |s| {
+        s.status.phase == Phase::Deleted
+    })
+    .await;
+    assert_eq!(deleted.status.observed_generation, deleted.generation);
     assert_eq!(
         env.state.sealed_credentials(store.id).await.expect("read"),
         None,
@@ -206,7 +212,7 @@ async fn a_namespace_no_live_store_owns_is_swept() {
     // A store this database knew, deleted: a namespace still labelled with it is an orphan.
     let store = create(&env, "gone-soon").await;
     let made = wait_for(&env, store.id, "namespace made", |s| {
-        s.conditions.is_true(ConditionType::NamespaceReady)
+        s.status.conditions.is_true(ConditionType::NamespaceReady)
     })
     .await;
     let labels = Api::<Namespace>::all(env.client.clone())
@@ -230,7 +236,7 @@ async fn a_namespace_no_live_store_owns_is_swept() {
         .await
         .expect("delete");
     wait_for(&env, store.id, "deleted", |s| {
-        s.phase == storefleet_domain::Phase::Deleted
+        s.status.phase == storefleet_domain::Phase::Deleted
     })
     .await;
     let namespaces = Api::<Namespace>::all(env.client.clone());
@@ -319,15 +325,16 @@ async fn the_real_engine_charts_install_under_the_store_s_quota() {
     }
     for store in &stores {
         let installed = wait_for(&env, store.id, "release installed and set up", |s| {
-            s.conditions.is_true(ConditionType::StoreConfigured)
+            s.status.conditions.is_true(ConditionType::StoreConfigured)
         })
         .await;
         assert!(
             installed
+                .status
                 .conditions
                 .is_true(ConditionType::ReleaseInstalled),
             "{:?}",
-            installed.conditions
+            installed.status.conditions
         );
         let deployed = Api::<Secret>::namespaced(env.client.clone(), &store.namespace)
             .list(&ListParams::default().labels("owner=helm,name=store,status=deployed"))
@@ -337,7 +344,7 @@ async fn the_real_engine_charts_install_under_the_store_s_quota() {
             deployed.items.len(),
             1,
             "{} has one deployed release",
-            store.engine
+            store.spec.engine
         );
     }
     for store in &stores {
@@ -348,7 +355,10 @@ async fn the_real_engine_charts_install_under_the_store_s_quota() {
     }
     env.signal.wake();
     for store in &stores {
-        wait_for(&env, store.id, "deleted", |s| s.phase == Phase::Deleted).await;
+        wait_for(&env, store.id, "deleted", |s| {
+            s.status.phase == Phase::Deleted
+        })
+        .await;
         assert_eq!(
             objects_labelled(&env.client, &store.id.to_string()).await,
             0

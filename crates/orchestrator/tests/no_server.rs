@@ -148,13 +148,16 @@ async fn a_store_reaches_ready_and_is_deleted_with_no_server() {
         "one pass takes a healthy store to ready"
     );
     let ready = h.get(&store).await;
-    assert_eq!(ready.phase, Phase::Ready);
+    assert_eq!(ready.status.phase, Phase::Ready);
     for kind in ConditionType::ORDER {
-        assert!(ready.conditions.is_true(kind), "{kind:?} should be True");
+        assert!(
+            ready.status.conditions.is_true(kind),
+            "{kind:?} should be True"
+        );
     }
-    assert_eq!(ready.observed_generation, ready.generation);
+    assert_eq!(ready.status.observed_generation, ready.generation);
     assert_eq!(
-        ready.storefront_url.as_deref(),
+        ready.status.storefront_url.as_deref(),
         Some("http://shop.127.0.0.1.nip.io/")
     );
     assert_eq!(
@@ -213,8 +216,8 @@ async fn a_store_reaches_ready_and_is_deleted_with_no_server() {
         "a gone namespace ends the deletion at once"
     );
     let deleted = h.get(&store).await;
-    assert_eq!(deleted.phase, Phase::Deleted);
-    assert_eq!(deleted.observed_generation, deleted.generation);
+    assert_eq!(deleted.status.phase, Phase::Deleted);
+    assert_eq!(deleted.status.observed_generation, deleted.generation);
     assert_eq!(
         h.cluster.methods()[7..],
         [Method::DeleteNamespace, Method::NamespaceExists]
@@ -244,13 +247,13 @@ async fn waiting_steps_hand_the_store_back_with_what_to_watch_and_go_on_later() 
 
     assert_eq!(waiting_on(h.pass().await), Some(Watched::Workloads));
     let waiting = h.get(&store).await;
-    assert_eq!(waiting.phase, Phase::Provisioning);
-    assert_eq!(waiting.message.as_deref(), Some("0/2 ready"));
+    assert_eq!(waiting.status.phase, Phase::Provisioning);
+    assert_eq!(waiting.status.message.as_deref(), Some("0/2 ready"));
     assert_eq!(waiting_on(h.pass().await), Some(Watched::Workloads));
     assert_eq!(waiting_on(h.pass().await), Some(Watched::Workloads));
     assert_eq!(waiting_on(h.pass().await), Some(Watched::Jobs));
     assert!(settled(h.pass().await));
-    assert_eq!(h.get(&store).await.phase, Phase::Ready);
+    assert_eq!(h.get(&store).await.status.phase, Phase::Ready);
     let waits: Vec<_> = h
         .reasons(&store)
         .await
@@ -281,17 +284,20 @@ async fn a_transient_error_backs_off_and_the_next_pass_goes_on() {
         "a backoff watches nothing"
     );
     let first = h.get(&store).await;
-    assert!(first.conditions.is_true(ConditionType::NamespaceReady));
-    let message = first.message.clone().unwrap_or_default();
+    assert!(first
+        .status
+        .conditions
+        .is_true(ConditionType::NamespaceReady));
+    let message = first.status.message.clone().unwrap_or_default();
     assert!(
         message.contains("guardrails failed") && message.contains("attempt 1, retrying in 1 s"),
         "{message}"
     );
     assert_eq!(waiting_on(h.pass().await), None);
-    let second = h.get(&store).await.message.unwrap_or_default();
+    let second = h.get(&store).await.status.message.unwrap_or_default();
     assert!(second.contains("attempt 2, retrying in 2 s"), "{second}");
     assert!(settled(h.pass().await));
-    assert_eq!(h.get(&store).await.phase, Phase::Ready);
+    assert_eq!(h.get(&store).await.status.phase, Phase::Ready);
     let failures = h
         .reasons(&store)
         .await
@@ -326,13 +332,14 @@ async fn a_refused_step_shows_the_tenant_a_classified_reason_never_the_cluster_s
         "guardrails failed: the store's resource quota does not allow it; attempt 1, retrying in 1 s"
     );
     let condition = seen
+        .status
         .conditions
         .get(ConditionType::GuardrailsApplied)
         .expect("condition")
         .message
         .clone();
     let mut shown: Vec<String> = events.into_iter().map(|e| e.message).collect();
-    shown.extend([seen.message.unwrap_or_default(), condition]);
+    shown.extend([seen.status.message.unwrap_or_default(), condition]);
     for text in shown {
         for fragment in ["serviceaccount", "4Gi", "limits.memory", "resourcequotas"] {
             assert!(
@@ -354,14 +361,17 @@ async fn a_permanent_error_fails_the_store_and_nothing_more_is_tried() {
 
     assert!(settled(h.pass().await));
     let failed = h.get(&store).await;
-    assert_eq!(failed.phase, Phase::Failed);
+    assert_eq!(failed.status.phase, Phase::Failed);
     // The operator's path stays in the log; the tenant is told what kind of failure it is.
     assert_eq!(
-        failed.message.as_deref(),
+        failed.status.message.as_deref(),
         Some("release failed: the platform cannot install this engine; its operator has been told")
     );
     assert_eq!(
-        failed.conditions.reason_of(ConditionType::ReleaseInstalled),
+        failed
+            .status
+            .conditions
+            .reason_of(ConditionType::ReleaseInstalled),
         Some("ReleaseImpossible")
     );
     assert_eq!(h.cluster.methods().last(), Some(&Method::InstallRelease));
@@ -378,7 +388,7 @@ async fn a_retried_failed_store_provisions_again_from_the_step_that_failed() {
         ))]);
     assert!(settled(h.pass().await));
     let failed = h.get(&store).await;
-    assert_eq!(failed.phase, Phase::Failed);
+    assert_eq!(failed.status.phase, Phase::Failed);
 
     let now = Utc::now();
     let deadline = now + chrono::Duration::minutes(10);
@@ -397,7 +407,7 @@ async fn a_retried_failed_store_provisions_again_from_the_step_that_failed() {
         storefleet_state::RetryOutcome::Retried(store) => store,
         other => panic!("a failed store is retried: {other:?}"),
     };
-    assert_eq!(retried.phase, Phase::Provisioning);
+    assert_eq!(retried.status.phase, Phase::Provisioning);
     assert_eq!(retried.generation, failed.generation + 1);
     assert_eq!(
         retried.deadline_at.timestamp_millis(),
@@ -408,7 +418,7 @@ async fn a_retried_failed_store_provisions_again_from_the_step_that_failed() {
     // The cause is gone (the fake installs this time): the next pass finishes the store.
     assert!(settled(h.pass().await), "the retried store is picked up");
     let ready = h.get(&store).await;
-    assert_eq!(ready.phase, Phase::Ready);
+    assert_eq!(ready.status.phase, Phase::Ready);
     assert_eq!(
         h.cluster.methods()[calls_before],
         Method::InstallRelease,
@@ -453,20 +463,25 @@ async fn a_failing_order_check_keeps_the_store_provisioning_with_the_engine_s_re
 
     assert_eq!(waiting_on(h.pass().await), None);
     let waiting = h.get(&store).await;
-    assert_eq!(waiting.phase, Phase::Provisioning, "no order, not ready");
+    assert_eq!(
+        waiting.status.phase,
+        Phase::Provisioning,
+        "no order, not ready"
+    );
     assert_eq!(
         waiting
+            .status
             .conditions
             .reason_of(ConditionType::OrderCheckPassed),
         Some("OrderCheckFailed")
     );
-    let message = waiting.message.unwrap_or_default();
+    let message = waiting.status.message.unwrap_or_default();
     assert!(
         message.contains("checkout returned 400: The cod payment gateway is not available."),
         "{message}"
     );
     assert!(settled(h.pass().await), "the next check goes through");
-    assert_eq!(h.get(&store).await.phase, Phase::Ready);
+    assert_eq!(h.get(&store).await.status.phase, Phase::Ready);
     assert_eq!(h.orders.targets().len(), 2);
 }
 
@@ -492,10 +507,10 @@ async fn deletion_waits_until_the_namespace_is_gone() {
     h.delete(&store).await;
 
     assert_eq!(waiting_on(h.pass().await), Some(Watched::NamespaceGone));
-    assert_eq!(h.get(&store).await.phase, Phase::Deleting);
+    assert_eq!(h.get(&store).await.status.phase, Phase::Deleting);
     assert_eq!(waiting_on(h.pass().await), Some(Watched::NamespaceGone));
     assert!(settled(h.pass().await));
-    assert_eq!(h.get(&store).await.phase, Phase::Deleted);
+    assert_eq!(h.get(&store).await.status.phase, Phase::Deleted);
     let deletes = h
         .cluster
         .methods()
@@ -518,7 +533,7 @@ async fn a_store_deleted_before_any_step_needs_no_cluster() {
     let store = h.create("never-built").await;
     h.delete(&store).await;
     assert!(settled(h.pass().await));
-    assert_eq!(h.get(&store).await.phase, Phase::Deleted);
+    assert_eq!(h.get(&store).await.status.phase, Phase::Deleted);
     assert!(h.cluster.calls().is_empty(), "{:?}", h.cluster.calls());
 }
 
@@ -532,8 +547,9 @@ async fn past_its_deadline_a_store_fails_without_a_cluster_call() {
     let store = h.create_new(late).await;
     assert!(settled(h.pass().await));
     let failed = h.get(&store).await;
-    assert_eq!(failed.phase, Phase::Failed);
+    assert_eq!(failed.status.phase, Phase::Failed);
     assert!(failed
+        .status
         .message
         .unwrap_or_default()
         .starts_with("provisioning did not finish before its deadline"));
@@ -555,6 +571,6 @@ async fn a_pass_whose_lease_was_lost_records_nothing() {
     let lost = AtomicBool::new(true);
     let end = reconcile(&h.ctx, work, &lost).await.expect("no error");
     assert!(matches!(end, PassEnd::LeaseLost), "{end:?}");
-    assert_eq!(h.get(&store).await.phase, Phase::Requested);
+    assert_eq!(h.get(&store).await.status.phase, Phase::Requested);
     assert!(h.cluster.calls().is_empty());
 }

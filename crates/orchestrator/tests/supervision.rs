@@ -103,7 +103,11 @@ async fn a_crashed_pass_is_counted_and_the_store_is_resumed() {
             .await
             .expect("get")
             .expect("exists");
-        if current.conditions.is_true(ConditionType::StoreConfigured) {
+        if current
+            .status
+            .conditions
+            .is_true(ConditionType::StoreConfigured)
+        {
             break;
         }
         assert!(

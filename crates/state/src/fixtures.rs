@@ -8,6 +8,7 @@ use crate::{
     StateStore,
 };
 use chrono::Utc;
+pub use storefleet_domain::fixtures::user;
 use storefleet_domain::{Engine, Phase, Plan, StoreId, StoreName};
 
 /// Quotas no test reaches by accident.
@@ -25,7 +26,7 @@ pub fn new_store(name: &str, engine: Engine) -> NewStore {
     let name = StoreName::parse(name).expect("a valid store name in a test");
     NewStore {
         name,
-        owner: "tester".into(),
+        owner: user("tester"),
         engine,
         plan: Plan::Small,
         cluster: "test".into(),
@@ -86,12 +87,13 @@ async fn record_settled(
             continue;
         }
         let generation = work.store.generation;
-        let mut store = work.store;
-        store.phase = phase;
-        store.message = message.map(str::to_owned);
-        store.observed_generation = generation;
+        let mut status = work.store.status;
+        status.phase = phase;
+        status.message = message.map(str::to_owned);
+        status.observed_generation = generation;
         let progress = Progress {
-            store,
+            id,
+            status,
             events: vec![event.clone()],
             next_attempt_at: now + chrono::Duration::days(3650),
             attempts: 0,

@@ -35,7 +35,7 @@ impl StateStore {
             tx.rollback().await?;
             return Ok(None);
         };
-        if store.phase != Phase::Failed {
+        if store.status.phase != Phase::Failed {
             // Roll back now rather than on drop: a dropped transaction's ROLLBACK is only queued,
             // and until it runs the row stays locked (an orchestrator's SKIP LOCKED claim would
             // pass the store by).

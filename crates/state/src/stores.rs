@@ -7,7 +7,7 @@ use crate::{millis, Dialect, StateError, StateStore, STORES_CHANNEL, WORK_CHANNE
 use chrono::{DateTime, Utc};
 use sqlx::{Any, Transaction};
 use storefleet_domain::{
-    namespace_for, Conditions, Engine, Phase, Plan, Store, StoreId, StoreName,
+    namespace_for, Engine, Phase, Plan, Store, StoreId, StoreName, StoreSpec, StoreStatus, UserName,
 };
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewStore {
     pub name: StoreName,
-    pub owner: String,
+    pub owner: UserName,
     pub engine: Engine,
     pub plan: Plan,
     pub cluster: String,
@@ -102,7 +102,7 @@ impl StateStore {
 
         if let Some((key, hash)) = &new.idempotency {
             if let Some(earlier) =
-                crate::idempotency::earlier(&mut tx, &new.owner, key, now).await?
+                crate::idempotency::earlier(&mut tx, new.owner.as_str(), key, now).await?
             {
                 if &earlier.request_hash != hash {
                     return Err(CreateError::IdempotencyMismatch);
@@ -113,7 +113,7 @@ impl StateStore {
                         "idempotency key points at missing store {store_id}"
                     ))
                 })?;
-                if matches!(store.phase, Phase::Deleting | Phase::Deleted) {
+                if matches!(store.status.phase, Phase::Deleting | Phase::Deleted) {
                     // Release the create gate now, not when a queued ROLLBACK gets to run.
                     tx.rollback().await?;
                     return Err(CreateError::IdempotentStoreDeleted { store_id });
@@ -128,7 +128,7 @@ impl StateStore {
         let live = Phase::Deleted.as_str();
         let (owned,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM stores WHERE owner = $1 AND phase <> $2")
-                .bind(&new.owner)
+                .bind(new.owner.as_str())
                 .bind(live)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -164,24 +164,19 @@ impl StateStore {
         let store = Store {
             id,
             namespace: namespace_for(&new.name, id),
-            name: new.name,
-            owner: new.owner,
-            engine: new.engine,
-            plan: new.plan,
-            phase: Phase::Requested,
-            conditions: Conditions::default(),
+            spec: StoreSpec {
+                name: new.name,
+                owner: new.owner,
+                engine: new.engine,
+                plan: new.plan,
+                expires_at: new.expires_at,
+            },
+            status: StoreStatus::requested(),
             cluster: new.cluster,
-            message: None,
-            storefront_url: None,
-            admin_url: None,
-            expires_at: new.expires_at,
             deadline_at: new.deadline_at,
             created_at: now,
             updated_at: now,
             generation: 1,
-            observed_generation: 0,
-            touched_cluster: false,
-            deletion_done: None,
         };
         sqlx::query(
             "INSERT INTO stores (id, name, owner, engine, plan, phase, conditions, namespace, cluster, \
@@ -190,15 +185,15 @@ impl StateStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 1, 0, 0, $12, 0)",
         )
         .bind(store.id.to_string())
-        .bind(store.name.as_str())
-        .bind(&store.owner)
-        .bind(store.engine.as_str())
-        .bind(store.plan.as_str())
-        .bind(store.phase.as_str())
-        .bind(conditions_json(&store.conditions)?)
+        .bind(store.spec.name.as_str())
+        .bind(store.spec.owner.as_str())
+        .bind(store.spec.engine.as_str())
+        .bind(store.spec.plan.as_str())
+        .bind(store.status.phase.as_str())
+        .bind(conditions_json(&store.status.conditions)?)
         .bind(&store.namespace)
         .bind(&store.cluster)
-        .bind(store.expires_at.map(millis))
+        .bind(store.spec.expires_at.map(millis))
         .bind(millis(store.deadline_at))
         .bind(millis(now))
         .execute(&mut *tx)
@@ -209,7 +204,7 @@ impl StateStore {
                 "INSERT INTO idempotency_keys (owner, key, request_hash, store_id, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(&store.owner)
+            .bind(store.spec.owner.as_str())
             .bind(key)
             .bind(hash)
             .bind(store.id.to_string())
@@ -219,7 +214,10 @@ impl StateStore {
         }
         let event = NewEvent::normal(
             "Requested",
-            format!("{} store requested on plan {}", store.engine, store.plan),
+            format!(
+                "{} store requested on plan {}",
+                store.spec.engine, store.spec.plan
+            ),
         );
         insert_event(&mut tx, store.id, &event, now).await?;
         let audit = AuditEntry {
@@ -290,7 +288,7 @@ impl StateStore {
         let Some(store) = lock_store(&mut tx, id).await? else {
             return Ok(None);
         };
-        if matches!(store.phase, Phase::Deleting | Phase::Deleted) {
+        if matches!(store.status.phase, Phase::Deleting | Phase::Deleted) {
             return Ok(Some(DeleteOutcome::AlreadyDeleting(store)));
         }
         sqlx::query(
@@ -359,7 +357,7 @@ impl StateStore {
 fn name_index_refused(e: sqlx::Error, store: &Store) -> CreateError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => CreateError::NameTaken {
-            name: store.name.to_string(),
+            name: store.spec.name.to_string(),
             yours: false,
         },
         _ => CreateError::from(e),

@@ -5,6 +5,7 @@ use crate::{millis, rows, StateError, StateStore, USERS_CHANNEL};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::{fmt, str::FromStr};
+use storefleet_domain::UserName;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +43,7 @@ impl FromStr for Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: Uuid,
-    pub name: String,
+    pub name: UserName,
     pub role: Role,
     pub created_at: DateTime<Utc>,
 }
@@ -63,7 +64,7 @@ impl StateStore {
     /// Create a user holding the token whose SHA-256 hash is given.
     pub async fn create_user(
         &self,
-        name: &str,
+        name: &UserName,
         role: Role,
         token_hash: &str,
         now: DateTime<Utc>,
@@ -78,7 +79,7 @@ impl StateStore {
     /// user through the API).
     pub async fn add_user(
         &self,
-        name: &str,
+        name: &UserName,
         role: Role,
         token_hash: &str,
         audit: &AuditEntry,
@@ -194,14 +195,14 @@ impl StateStore {
 
 async fn insert_user(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    name: &str,
+    name: &UserName,
     role: Role,
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<User, UserError> {
     let user = User {
         id: Uuid::now_v7(),
-        name: name.to_owned(),
+        name: name.clone(),
         role,
         created_at: now,
     };
@@ -210,7 +211,7 @@ async fn insert_user(
          ON CONFLICT (name) DO NOTHING",
     )
     .bind(user.id.to_string())
-    .bind(name)
+    .bind(name.as_str())
     .bind(role.as_str())
     .bind(token_hash)
     .bind(millis(now))
@@ -218,7 +219,7 @@ async fn insert_user(
     .await
     .map_err(StateError::from)?;
     if inserted.rows_affected() == 0 {
-        return Err(UserError::Exists(name.to_owned()));
+        return Err(UserError::Exists(name.to_string()));
     }
     Ok(user)
 }
@@ -226,9 +227,10 @@ async fn insert_user(
 pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StateError> {
     let id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
+    let name: String = row.try_get("name")?;
     Ok(User {
         id: rows::uuid(&id)?,
-        name: row.try_get("name")?,
+        name: UserName::parse(&name).map_err(|e| StateError::Corrupt(format!("user name: {e}")))?,
         role: role.parse()?,
         created_at: rows::time(row.try_get("created_at")?)?,
     })

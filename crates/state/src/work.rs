@@ -11,7 +11,7 @@ use crate::rows::{conditions_json, store_from_row, STORE_COLUMNS};
 use crate::{millis, rows, Dialect, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use storefleet_domain::{DeletionStep, Phase, Store, StoreId};
+use storefleet_domain::{DeletionStep, Phase, Store, StoreId, StoreStatus};
 
 /// A claimed store and how many attempts at its current step have failed so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +23,11 @@ pub struct Work {
 /// What the orchestrator learned in one pass over a store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
-    /// The store as it should now be recorded (phase, conditions, message, URLs, observed generation).
-    pub store: Store,
+    /// The store whose status this is.
+    pub id: StoreId,
+    /// What the orchestrator observed: all a pass may save. The owner's spec is not here, so
+    /// no pass can change it.
+    pub status: StoreStatus,
     pub events: Vec<NewEvent>,
     /// When to look at this store again.
     pub next_attempt_at: DateTime<Utc>,
@@ -142,7 +145,7 @@ impl StateStore {
         now: DateTime<Utc>,
         release: bool,
     ) -> Result<bool, StateError> {
-        let store = &progress.store;
+        let status = &progress.status;
         let lease = if release {
             ", lease_owner = NULL, lease_expires_at = NULL"
         } else {
@@ -156,27 +159,27 @@ impl StateStore {
         );
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(&sql)
-            .bind(store.phase.as_str())
-            .bind(conditions_json(&store.conditions)?)
-            .bind(&store.message)
-            .bind(&store.storefront_url)
-            .bind(&store.admin_url)
-            .bind(store.observed_generation)
+            .bind(status.phase.as_str())
+            .bind(conditions_json(&status.conditions)?)
+            .bind(&status.message)
+            .bind(&status.storefront_url)
+            .bind(&status.admin_url)
+            .bind(status.observed_generation)
             .bind(millis(progress.next_attempt_at))
             .bind(progress.attempts)
             .bind(millis(now))
-            .bind(store.deletion_done.map(DeletionStep::as_str))
-            .bind(store.id.to_string())
+            .bind(status.deletion_done.map(DeletionStep::as_str))
+            .bind(progress.id.to_string())
             .bind(owner)
             .bind(seen_generation)
             .execute(&mut *tx)
             .await?;
         for event in &progress.events {
-            insert_event(&mut tx, store.id, event, now).await?;
+            insert_event(&mut tx, progress.id, event, now).await?;
         }
         let saved = done.rows_affected() == 1;
-        if saved && store.phase == Phase::Deleted {
-            crate::credentials::remove_credentials(&mut tx, store.id).await?;
+        if saved && status.phase == Phase::Deleted {
+            crate::credentials::remove_credentials(&mut tx, progress.id).await?;
         }
         // A stale pass keeps only its events, which live streams still show.
         if saved || !progress.events.is_empty() {

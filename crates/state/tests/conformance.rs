@@ -93,7 +93,8 @@ async fn claim(
 /// Progress recording `store` as it is, with no events, next looked at `next_attempt_at`.
 fn progress(store: storefleet_domain::Store, next_attempt_at: chrono::DateTime<Utc>) -> Progress {
     Progress {
-        store,
+        id: store.id,
+        status: store.status,
         events: vec![],
         next_attempt_at,
         attempts: 0,
@@ -111,7 +112,7 @@ async fn record_deleted(state: &StateStore, id: uuid::Uuid) {
         .expect("the store is due")
         .store;
     let generation = gone.generation;
-    gone.phase = Phase::Deleted;
+    gone.status.phase = Phase::Deleted;
     assert!(state
         .save_progress("orchestrator", generation, &progress(gone, now), now, true)
         .await
@@ -130,10 +131,14 @@ fn audit(actor: &str, action: &str) -> AuditEntry {
     }
 }
 
+fn user(name: &str) -> storefleet_domain::UserName {
+    storefleet_domain::UserName::parse(name).expect("a user name")
+}
+
 fn new_store(owner: &str, name: &str, key: Option<(&str, &str)>) -> NewStore {
     NewStore {
         name: StoreName::parse(name).expect("valid name"),
-        owner: owner.to_owned(),
+        owner: user(owner),
         engine: Engine::Medusa,
         plan: Plan::Small,
         cluster: "local".to_owned(),
@@ -158,7 +163,7 @@ async fn create(state: &StateStore, owner: &str, name: &str) -> storefleet_domai
 
 async fn a_created_store_can_be_read_back_and_listed(state: StateStore) {
     let store = create(&state, "alice", "shop-one").await;
-    assert_eq!(store.phase, Phase::Requested);
+    assert_eq!(store.status.phase, Phase::Requested);
     assert!(store.namespace.starts_with("store-shop-one-"));
     let read = state
         .get_store(store.id)
@@ -166,7 +171,7 @@ async fn a_created_store_can_be_read_back_and_listed(state: StateStore) {
         .expect("get")
         .expect("exists");
     assert_eq!(read.id, store.id);
-    assert_eq!(read.name, store.name);
+    assert_eq!(read.spec.name, store.spec.name);
     assert_eq!(
         read.created_at.timestamp_millis(),
         store.created_at.timestamp_millis()
@@ -382,7 +387,7 @@ async fn a_live_name_belongs_to_one_store_across_all_owners(state: StateStore) {
     record_deleted(&state, first.id).await;
     // Deleted: the name is free again, for anyone.
     let second = try_create("bob").await.expect("the name is free again");
-    assert_eq!(second.store.owner, "bob");
+    assert_eq!(second.store.spec.owner, "bob");
 }
 
 async fn twenty_owners_racing_for_one_name_make_one_store(state: StateStore) {
@@ -420,7 +425,7 @@ async fn deleting_twice_changes_nothing_the_second_time(state: StateStore) {
         .await
         .expect("delete");
     assert!(
-        matches!(first, Some(DeleteOutcome::Requested(ref s)) if s.phase == Phase::Deleting && s.generation == 2)
+        matches!(first, Some(DeleteOutcome::Requested(ref s)) if s.status.phase == Phase::Deleting && s.generation == 2)
     );
     let before = state.row_counts().await.expect("counts");
     let second = state
@@ -468,8 +473,8 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
     let now = Utc::now();
     let work = claim(&state, "one", now).await.remove(0);
     let mut next = work.store.clone();
-    next.phase = Phase::Provisioning;
-    next.conditions.set(
+    next.status.phase = Phase::Provisioning;
+    next.status.conditions.set(
         ConditionType::NamespaceReady,
         ConditionStatus::True,
         "Created",
@@ -477,7 +482,8 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
         now,
     );
     let progress = Progress {
-        store: next,
+        id: next.id,
+        status: next.status,
         events: vec![NewEvent::normal("NamespaceReady", "created")],
         next_attempt_at: now,
         attempts: 0,
@@ -496,7 +502,7 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
         .expect("get")
         .expect("exists");
     assert_eq!(
-        current.phase,
+        current.status.phase,
         Phase::Deleting,
         "a stale pass must not undo the delete"
     );
@@ -504,9 +510,10 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
     let again = claim(&state, "two", now).await;
     assert_eq!(again.len(), 1);
     let mut next = again[0].store.clone();
-    next.message = Some("uninstalling".into());
+    next.status.message = Some("uninstalling".into());
     let progress = Progress {
-        store: next,
+        id: next.id,
+        status: next.status,
         events: vec![],
         next_attempt_at: now,
         attempts: 1,
@@ -520,7 +527,7 @@ async fn progress_is_refused_after_the_desired_state_changed(state: StateStore) 
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!(saved.message.as_deref(), Some("uninstalling"));
+    assert_eq!(saved.status.message.as_deref(), Some("uninstalling"));
 }
 
 async fn events_come_back_in_order_after_a_cursor(state: StateStore) {
@@ -576,7 +583,7 @@ async fn expired_stores_are_queued_for_deletion(state: StateStore) {
             .get_store(short.id)
             .await
             .expect("get")
-            .map(|s| s.phase),
+            .map(|s| s.status.phase),
         Some(Phase::Deleting)
     );
     assert_eq!(
@@ -584,7 +591,7 @@ async fn expired_stores_are_queued_for_deletion(state: StateStore) {
             .get_store(long.id)
             .await
             .expect("get")
-            .map(|s| s.phase),
+            .map(|s| s.status.phase),
         Some(Phase::Requested)
     );
     assert!(state.expire_stores(now).await.expect("expire").is_empty());
@@ -592,7 +599,7 @@ async fn expired_stores_are_queued_for_deletion(state: StateStore) {
 
 async fn users_are_found_by_token_hash_only(state: StateStore) {
     let user = state
-        .create_user("alice", Role::Admin, "hash-a", Utc::now())
+        .create_user(&user("alice"), Role::Admin, "hash-a", Utc::now())
         .await
         .expect("user");
     let found = state
@@ -608,7 +615,7 @@ async fn users_are_found_by_token_hash_only(state: StateStore) {
         .expect("lookup")
         .is_none());
     let again = state
-        .create_user("alice", Role::User, "hash-c", Utc::now())
+        .create_user(&self::user("alice"), Role::User, "hash-c", Utc::now())
         .await;
     assert!(matches!(again, Err(UserError::Exists(_))));
 }
@@ -655,7 +662,7 @@ async fn every_visible_change_moves_the_change_version(state: StateStore) {
     let now = Utc::now();
     let work = claim(&state, "one", now).await.remove(0);
     let mut next = work.store.clone();
-    next.phase = Phase::Provisioning;
+    next.status.phase = Phase::Provisioning;
     let progress = progress(next, now);
     assert!(state
         .save_progress("one", work.store.generation, &progress, now, false)
@@ -818,11 +825,11 @@ async fn credentials_are_kept_sealed_and_dropped_when_deletion_starts(state: Sta
 
 async fn sessions_end_at_logout_at_their_expiry_and_with_their_user_s_token(state: StateStore) {
     let alice = state
-        .create_user("alice", Role::User, "hash-alice", Utc::now())
+        .create_user(&user("alice"), Role::User, "hash-alice", Utc::now())
         .await
         .expect("alice");
     let bob = state
-        .create_user("bob", Role::User, "hash-bob", Utc::now())
+        .create_user(&user("bob"), Role::User, "hash-bob", Utc::now())
         .await
         .expect("bob");
     let now = Utc::now();
@@ -883,7 +890,7 @@ async fn sessions_end_at_logout_at_their_expiry_and_with_their_user_s_token(stat
 
 async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) {
     state
-        .create_user("alice", Role::User, "hash-old", Utc::now())
+        .create_user(&user("alice"), Role::User, "hash-old", Utc::now())
         .await
         .expect("alice");
     let alice = state
@@ -892,7 +899,7 @@ async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) 
         .expect("find")
         .expect("alice");
     state
-        .create_user("bob", Role::User, "hash-bob", Utc::now())
+        .create_user(&user("bob"), Role::User, "hash-bob", Utc::now())
         .await
         .expect("bob");
     let before = state.row_counts().await.expect("counts");
@@ -943,7 +950,7 @@ async fn a_rotated_token_replaces_the_old_one_and_is_audited(state: StateStore) 
 async fn users_are_listed_and_removed_only_once_they_own_no_live_store(state: StateStore) {
     for (name, hash) in [("alice", "hash-alice"), ("bob", "hash-bob")] {
         state
-            .create_user(name, Role::User, hash, Utc::now())
+            .create_user(&user(name), Role::User, hash, Utc::now())
             .await
             .expect("user");
     }
@@ -1152,9 +1159,12 @@ async fn deletion_progress_is_saved_and_read_back(state: StateStore) {
         .await
         .expect("delete");
     let work = claim(&state, "one", now).await.pop().expect("due");
-    assert_eq!(work.store.deletion_done, None, "nothing done at first");
+    assert_eq!(
+        work.store.status.deletion_done, None,
+        "nothing done at first"
+    );
     let mut next = work.store.clone();
-    next.deletion_done = Some(DeletionStep::DeleteNamespace);
+    next.status.deletion_done = Some(DeletionStep::DeleteNamespace);
     assert!(state
         .save_progress(
             "one",
@@ -1170,7 +1180,10 @@ async fn deletion_progress_is_saved_and_read_back(state: StateStore) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!(saved.deletion_done, Some(DeletionStep::DeleteNamespace));
+    assert_eq!(
+        saved.status.deletion_done,
+        Some(DeletionStep::DeleteNamespace)
+    );
 }
 
 /// Create `name` for alice under `key` with body hash `hash`, at `at`.
@@ -1408,8 +1421,8 @@ async fn settle(
     }
     let mut store = found.expect("due");
     let generation = store.generation;
-    store.phase = phase;
-    store.observed_generation = generation;
+    store.status.phase = phase;
+    store.status.observed_generation = generation;
     let done = Progress {
         events: vec![NewEvent::normal(reason, reason)],
         ..progress(store, at + Duration::days(3650))

@@ -110,10 +110,10 @@ async fn deleting_stores_keep_their_progress_across_the_upgrade(url: &str, diale
         async move { state.get_store(id).await.expect("get").expect("exists") }
     };
     assert_eq!(
-        get(requested).await.deletion_done,
+        get(requested).await.status.deletion_done,
         Some(DeletionStep::DeleteNamespace)
     );
-    assert_eq!(get(not_yet).await.deletion_done, None);
+    assert_eq!(get(not_yet).await.status.deletion_done, None);
 
     // The upgrade gives the installation its random id (migration 0007), made once: opening
     // the database again keeps it.
@@ -190,7 +190,7 @@ async fn shared_live_names_survive_the_upgrade_and_are_then_unique(url: &str, di
                 .create_store(
                     NewStore {
                         name: StoreName::parse("shop").expect("name"),
-                        owner: owner.to_owned(),
+                        owner: storefleet_domain::UserName::parse(owner).expect("a user name"),
                         engine: Engine::Medusa,
                         plan: Plan::Small,
                         cluster: "test".to_owned(),
@@ -251,7 +251,7 @@ async fn shared_live_names_survive_the_upgrade_and_are_then_unique(url: &str, di
         .expect("delete the younger");
     pool.close().await;
     assert_eq!(
-        create("dave").await.expect("free again").store.owner,
+        create("dave").await.expect("free again").store.spec.owner,
         "dave"
     );
 }

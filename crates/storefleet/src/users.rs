@@ -42,13 +42,13 @@ pub async fn migrate(db: &DatabaseArgs) -> anyhow::Result<()> {
 
 /// Create a user; the token is printed once, alone on the last line, and only its hash is kept.
 pub async fn add(name: &str, admin: bool, db: &DatabaseArgs) -> anyhow::Result<()> {
-    storefleet_domain::validate_user_name(name).map_err(anyhow::Error::msg)?;
+    let name = storefleet_domain::UserName::parse(name)?;
     let state = open_existing(db).await?;
     let token = storefleet_api::auth::generate_token();
     let role = if admin { Role::Admin } else { Role::User };
     let user = state
         .create_user(
-            name,
+            &name,
             role,
             &storefleet_api::auth::hash_token(&token),
             chrono::Utc::now(),

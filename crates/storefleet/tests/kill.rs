@@ -55,7 +55,7 @@ async fn wait_for(
                 .collect();
             panic!(
                 "timed out waiting for {what}; phase {:?}\n{}",
-                store.phase,
+                store.status.phase,
                 log.join("\n")
             );
         }
@@ -128,14 +128,14 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
     let instance = format!("test-{name}");
     let mut first = spawn_orchestrator(&db, &cluster.kubeconfig, helm, &log, &instance);
     let mid = wait_for(&state, store.id, "the kill point", |s| {
-        s.conditions.is_true(kill_after)
+        s.status.conditions.is_true(kill_after)
     })
     .await;
     first.kill().expect("SIGKILL the first orchestrator");
     first.wait().expect("reap");
     let reached: Vec<_> = ConditionType::ORDER
         .iter()
-        .filter(|k| mid.conditions.is_true(**k))
+        .filter(|k| mid.status.conditions.is_true(**k))
         .collect();
     println!("killed the first orchestrator with {reached:?} done");
 
@@ -144,12 +144,17 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
         &state,
         store.id,
         "the second orchestrator to finish setup",
-        |s| s.conditions.reason_of(ConditionType::OrderCheckPassed) == Some("OrderCheckFailed"),
+        |s| {
+            s.status
+                .conditions
+                .reason_of(ConditionType::OrderCheckPassed)
+                == Some("OrderCheckFailed")
+        },
     )
     .await;
     for kind in &ConditionType::ORDER[..5] {
         assert!(
-            done.conditions.is_true(*kind),
+            done.status.conditions.is_true(*kind),
             "{kind:?} should be True after the takeover"
         );
     }
@@ -174,8 +179,11 @@ async fn killed_after(kill_after: ConditionType, name: &str) {
         .request_delete(store.id, &audit_entry("tester", "store.delete"), Utc::now())
         .await
         .expect("delete");
-    let deleted = wait_for(&state, store.id, "deletion", |s| s.phase == Phase::Deleted).await;
-    assert_eq!(deleted.phase, Phase::Deleted);
+    let deleted = wait_for(&state, store.id, "deletion", |s| {
+        s.status.phase == Phase::Deleted
+    })
+    .await;
+    assert_eq!(deleted.status.phase, Phase::Deleted);
     let left = Api::<Namespace>::all(client.clone())
         .list(&ListParams::default().labels(&format!("storefleet.io/store-id={}", store.id)))
         .await

@@ -60,7 +60,7 @@ pub(crate) async fn overview(
         .map_err(ApiError::from)?
         .into_iter()
         .map(|u| UserRow {
-            name: u.name,
+            name: u.name.to_string(),
             role: u.role.as_str(),
             created: time(u.created_at),
         })

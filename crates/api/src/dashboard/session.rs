@@ -70,7 +70,7 @@ impl FromRequestParts<AppState> for Session {
 impl Session {
     pub fn user(&self) -> UserView {
         UserView {
-            name: self.caller.user.name.clone(),
+            name: self.caller.user.name.to_string(),
             admin: self.caller.is_admin(),
             csrf: self.csrf.clone(),
         }

@@ -7,7 +7,7 @@ use crate::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefleet_cluster::ClusterSettings;
-use storefleet_domain::{ConditionStatus, ConditionType, DeletionStep, Step, Store};
+use storefleet_domain::{ConditionStatus, ConditionType, DeletionStep, Step, Store, StoreStatus};
 use storefleet_state::NewEvent;
 
 /// Reason shown on `NamespaceReady` while the namespace is being deleted (for people; the
@@ -36,20 +36,21 @@ impl Definition for DeleteNamespace {
 
     fn record_done(
         &self,
-        store: &mut Store,
+        _: &Store,
+        status: &mut StoreStatus,
         done: Done,
         now: DateTime<Utc>,
         _: &ClusterSettings,
     ) -> NewEvent {
         // For people watching the store (the API shows it as before); decisions read
         // `deletion_done`, which the common record sets.
-        store.conditions.set(
+        status.conditions.set(
             ConditionType::NamespaceReady,
             ConditionStatus::False,
             REASON_NAMESPACE_DELETING,
             &done.message,
             now,
         );
-        record_step_done(self.step(), store, done, now)
+        record_step_done(self.step(), status, done, now)
     }
 }

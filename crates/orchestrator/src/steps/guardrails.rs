@@ -23,7 +23,7 @@ impl Definition for Guardrails {
             "GuardrailsApplied",
             format!(
                 "quota, limit range, network policies, role binding and credentials for plan {} applied",
-                store.plan
+                store.spec.plan
             ),
         )
     }

@@ -17,7 +17,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use storefleet_cluster::{ClusterError, ClusterSettings, Readiness, Watched};
-use storefleet_domain::{ConditionStatus, ConditionType, DeletionStep, Phase, Step, Store};
+use storefleet_domain::{
+    ConditionStatus, ConditionType, DeletionStep, Phase, Step, Store, StoreStatus,
+};
 use storefleet_state::NewEvent;
 
 /// How often a store waiting on its pods or its setup Job is looked at again. A watch brings
@@ -77,31 +79,38 @@ pub trait Definition: Sync {
     /// Take the step. Idempotent: repeating it after a crash finds what is already there.
     async fn act(&self, store: &Store, ctx: &Context) -> StepOutcome;
 
-    /// What "done" records on the store (no client required), and the event that says so.
-    /// Unless a step says more: a provisioning step's condition turns True; a deletion step is
-    /// recorded as the last one done.
+    /// What "done" records in the store's status (no client required), and the event that
+    /// says so. Unless a step says more: a provisioning step's condition turns True; a
+    /// deletion step is recorded as the last one done. `store` is read-only: a step records
+    /// what it observed, never what the owner asked for.
     fn record_done(
         &self,
-        store: &mut Store,
+        _store: &Store,
+        status: &mut StoreStatus,
         done: Done,
         now: DateTime<Utc>,
         _settings: &ClusterSettings,
     ) -> NewEvent {
-        record_step_done(self.step(), store, done, now)
+        record_step_done(self.step(), status, done, now)
     }
 }
 
 /// What every step's "done" records at least: a provisioning step's condition True (and no
 /// message left to wait on), or a deletion step as the last one done.
-pub fn record_step_done(step: Step, store: &mut Store, done: Done, now: DateTime<Utc>) -> NewEvent {
+pub fn record_step_done(
+    step: Step,
+    status: &mut StoreStatus,
+    done: Done,
+    now: DateTime<Utc>,
+) -> NewEvent {
     match step {
         Step::Provision(kind) => {
-            store
+            status
                 .conditions
                 .set(kind, ConditionStatus::True, done.reason, &done.message, now);
-            store.message = None;
+            status.message = None;
         }
-        Step::Delete(step) => store.deletion_done = Some(step),
+        Step::Delete(step) => status.deletion_done = Some(step),
     }
     NewEvent::normal(done.reason, done.message)
 }
@@ -128,9 +137,9 @@ pub fn definition(step: Step) -> &'static dyn Definition {
 }
 
 /// The store is gone: the last record of a deletion.
-pub fn mark_deleted(store: &mut Store, message: &str) -> NewEvent {
-    store.phase = Phase::Deleted;
-    store.message = None;
+pub fn mark_deleted(status: &mut StoreStatus, message: &str) -> NewEvent {
+    status.phase = Phase::Deleted;
+    status.message = None;
     NewEvent::normal("Deleted", format!("store deleted: {message}"))
 }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use storefleet_cluster::{ClusterSettings, Watched};
-use storefleet_domain::{DeletionStep, Step, Store};
+use storefleet_domain::{DeletionStep, Step, Store, StoreStatus};
 use storefleet_state::NewEvent;
 
 /// How often a store waiting for its namespace's removal is looked at again (a watch brings it
@@ -46,12 +46,13 @@ impl Definition for NamespaceGone {
 
     fn record_done(
         &self,
-        store: &mut Store,
+        _: &Store,
+        status: &mut StoreStatus,
         done: Done,
         _: DateTime<Utc>,
         _: &ClusterSettings,
     ) -> NewEvent {
-        store.deletion_done = Some(DeletionStep::AwaitNamespaceGone);
-        mark_deleted(store, &done.message)
+        status.deletion_done = Some(DeletionStep::AwaitNamespaceGone);
+        mark_deleted(status, &done.message)
     }
 }

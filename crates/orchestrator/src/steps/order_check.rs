@@ -39,7 +39,7 @@ impl Definition for OrderCheck {
             admin_password: secrets.get(key::ADMIN_PASSWORD).cloned(),
         };
         let cluster_ip = if ctx.settings.order_check_via == OrderCheckVia::ServiceIp {
-            let (service, _) = storefront_service(store.engine);
+            let (service, _) = storefront_service(store.spec.engine);
             match ctx.driver.service_cluster_ip(store, &service).await {
                 Ok(ip) => Some(ip),
                 Err(e) => return StepOutcome::Error(e),
@@ -48,7 +48,7 @@ impl Definition for OrderCheck {
             None
         };
         let target = Target::new(
-            store.engine,
+            store.spec.engine,
             ctx.settings.order_check_url(store, cluster_ip.as_deref()),
             credentials,
         );

@@ -5,7 +5,7 @@ use crate::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefleet_cluster::{ClusterError, ClusterSettings};
-use storefleet_domain::{ConditionType, Step, Store};
+use storefleet_domain::{ConditionType, Step, Store, StoreStatus};
 use storefleet_state::NewEvent;
 
 pub struct Release;
@@ -37,13 +37,14 @@ impl Definition for Release {
 
     fn record_done(
         &self,
-        store: &mut Store,
+        store: &Store,
+        status: &mut StoreStatus,
         done: Done,
         now: DateTime<Utc>,
         settings: &ClusterSettings,
     ) -> NewEvent {
-        store.storefront_url = Some(settings.storefront_url(store));
-        store.admin_url = Some(settings.admin_url(store));
-        record_step_done(self.step(), store, done, now)
+        status.storefront_url = Some(settings.storefront_url(store));
+        status.admin_url = Some(settings.admin_url(store));
+        record_step_done(self.step(), status, done, now)
     }
 }

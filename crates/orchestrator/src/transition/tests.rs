@@ -12,13 +12,38 @@ fn settings() -> ClusterSettings {
     ClusterSettings::default()
 }
 
-fn turn(store: Store, step: Step, outcome: StepOutcome, attempts: i64) -> Transition {
+/// A transition together with the store it leaves behind (the new status on the old spec),
+/// so a test can take the next turn from there.
+struct Turned {
+    store: Store,
+    events: Vec<NewEvent>,
+    attempts: i64,
+    next: Next,
+}
+
+fn turned(mut store: Store, t: Transition) -> Turned {
+    store.status = t.status;
+    Turned {
+        store,
+        events: t.events,
+        attempts: t.attempts,
+        next: t.next,
+    }
+}
+
+fn turn(store: Store, step: Step, outcome: StepOutcome, attempts: i64) -> Turned {
     let settings = settings();
     let rules = Rules {
         owner: OWNER,
         settings: &settings,
     };
-    apply(store, step, outcome, attempts, at(100), &rules)
+    let t = apply(&store, step, outcome, attempts, at(100), &rules);
+    turned(store, t)
+}
+
+fn concluded(store: Store, conclusion: Conclusion) -> Turned {
+    let t = conclude(&store, conclusion);
+    turned(store, t)
 }
 
 fn done(reason: &'static str, message: &str) -> StepOutcome {
@@ -36,7 +61,7 @@ fn waiting(message: &str) -> StepOutcome {
     }
 }
 
-fn reasons(t: &Transition) -> Vec<(EventKind, &str)> {
+fn reasons(t: &Turned) -> Vec<(EventKind, &str)> {
     t.events
         .iter()
         .map(|e| (e.kind, e.reason.as_str()))
@@ -119,9 +144,13 @@ fn a_finished_step_sets_its_condition_clears_the_failures_and_continues() {
         done("NamespaceCreated", "namespace is ready"),
         3,
     );
-    assert_eq!(t.store.phase, Phase::Provisioning);
-    assert!(t.store.conditions.is_true(ConditionType::NamespaceReady));
-    assert_eq!(t.store.message, None);
+    assert_eq!(t.store.status.phase, Phase::Provisioning);
+    assert!(t
+        .store
+        .status
+        .conditions
+        .is_true(ConditionType::NamespaceReady));
+    assert_eq!(t.store.status.message, None);
     assert_eq!(t.attempts, 0);
     assert_eq!(t.next, Next::Continue);
     assert_eq!(
@@ -138,6 +167,7 @@ fn a_finished_step_sets_its_condition_clears_the_failures_and_continues() {
     );
     assert_eq!(
         t.store
+            .status
             .conditions
             .get(ConditionType::NamespaceReady)
             .map(|c| c.last_transition_time),
@@ -154,11 +184,11 @@ fn an_installed_release_records_the_store_urls() {
         0,
     );
     assert_eq!(
-        t.store.storefront_url.as_deref(),
+        t.store.status.storefront_url.as_deref(),
         Some("http://shop.127.0.0.1.nip.io/")
     );
     assert_eq!(
-        t.store.admin_url.as_deref(),
+        t.store.status.admin_url.as_deref(),
         Some("http://shop.127.0.0.1.nip.io/admin")
     );
     assert_eq!(reasons(&t), vec![(EventKind::Normal, "ReleaseInstalled")]);
@@ -172,7 +202,7 @@ fn waiting_records_the_message_once_and_polls_with_a_watch() {
         reasons(&first),
         vec![(EventKind::Normal, "WaitingForWorkloads")]
     );
-    assert_eq!(first.store.message.as_deref(), Some("0/2 ready"));
+    assert_eq!(first.store.status.message.as_deref(), Some("0/2 ready"));
     assert_eq!(first.attempts, 1, "waiting is not a failure");
     assert_eq!(
         first.next,
@@ -181,7 +211,11 @@ fn waiting_records_the_message_once_and_polls_with_a_watch() {
             watch: Some((Watched::Workloads, Duration::from_secs(2)))
         }
     );
-    let condition = first.store.conditions.get(ConditionType::WorkloadsReady);
+    let condition = first
+        .store
+        .status
+        .conditions
+        .get(ConditionType::WorkloadsReady);
     assert_eq!(
         condition.map(|c| (c.status, c.reason.as_str())),
         Some((ConditionStatus::False, "WaitingForWorkloads"))
@@ -247,17 +281,18 @@ fn a_transient_error_backs_off_and_says_which_attempt_it_was() {
         let want = format!(
             "workloads failed: the cluster is unreachable; attempt {attempt}, retrying in {delay} s"
         );
-        assert_eq!(t.store.message.as_deref(), Some(want.as_str()));
+        assert_eq!(t.store.status.message.as_deref(), Some(want.as_str()));
         assert_eq!(reasons(&t), vec![(EventKind::Warning, "StepFailed")]);
         assert_eq!(t.events[0].message, want);
         assert_eq!(
             t.store
+                .status
                 .conditions
                 .get(ConditionType::WorkloadsReady)
                 .map(|c| c.reason.as_str()),
             Some("Retrying")
         );
-        assert_eq!(t.store.phase, Phase::Provisioning);
+        assert_eq!(t.store.status.phase, Phase::Provisioning);
     }
 }
 
@@ -297,13 +332,14 @@ fn a_failed_step_shows_the_tenant_a_classified_reason_never_the_raw_error() {
             StepOutcome::Error(error),
             0,
         );
-        let message = t.store.message.clone().unwrap_or_default();
+        let message = t.store.status.message.clone().unwrap_or_default();
         assert_eq!(
             message,
             format!("release failed: {want}; attempt 1, retrying in 1 s")
         );
         let condition = t
             .store
+            .status
             .conditions
             .get(ConditionType::ReleaseInstalled)
             .map(|c| c.message.clone())
@@ -331,17 +367,18 @@ fn a_fatal_outcome_fails_and_settles_the_store() {
         },
         4,
     );
-    assert_eq!(t.store.phase, Phase::Failed);
+    assert_eq!(t.store.status.phase, Phase::Failed);
     let want =
         "release failed: the platform cannot install this engine; its operator has been told";
-    assert_eq!(t.store.message.as_deref(), Some(want));
+    assert_eq!(t.store.status.message.as_deref(), Some(want));
     assert_eq!(t.events[0].message, want);
-    assert_eq!(t.store.observed_generation, 3);
+    assert_eq!(t.store.status.observed_generation, 3);
     assert_eq!(t.attempts, 0);
     assert_eq!(t.next, Next::Settle);
     assert_eq!(reasons(&t), vec![(EventKind::Warning, "ReleaseImpossible")]);
     assert_eq!(
         t.store
+            .status
             .conditions
             .reason_of(ConditionType::ReleaseInstalled),
         Some("ReleaseImpossible")
@@ -359,9 +396,9 @@ fn past_the_deadline_the_store_fails_with_its_last_state() {
         if let Some(m) = message {
             builder = builder.message(m);
         }
-        let t = conclude(builder.build(), Conclusion::DeadlinePassed);
-        assert_eq!(t.store.phase, Phase::Failed);
-        let got = t.store.message.clone().unwrap_or_default();
+        let t = concluded(builder.build(), Conclusion::DeadlinePassed);
+        assert_eq!(t.store.status.phase, Phase::Failed);
+        let got = t.store.status.message.clone().unwrap_or_default();
         assert!(
             got.starts_with("provisioning did not finish before its deadline")
                 && got.ends_with(want),
@@ -371,34 +408,37 @@ fn past_the_deadline_the_store_fails_with_its_last_state() {
             reasons(&t),
             vec![(EventKind::Warning, "ProvisioningTimeout")]
         );
-        assert_eq!((t.next, t.store.observed_generation), (Next::Settle, 2));
+        assert_eq!(
+            (t.next, t.store.status.observed_generation),
+            (Next::Settle, 2)
+        );
     }
 }
 
 #[test]
 fn conclusions_without_a_cluster_settle() {
-    let ready = conclude(provisioning(6).message("x").build(), Conclusion::Ready);
-    assert_eq!(ready.store.phase, Phase::Ready);
-    assert_eq!(ready.store.message, None);
+    let ready = concluded(provisioning(6).message("x").build(), Conclusion::Ready);
+    assert_eq!(ready.store.status.phase, Phase::Ready);
+    assert_eq!(ready.store.status.message, None);
     assert_eq!(reasons(&ready), vec![(EventKind::Normal, "Ready")]);
 
-    let gone = conclude(
+    let gone = concluded(
         StoreBuilder::new("shop").phase(Phase::Deleting).build(),
         Conclusion::Deleted,
     );
-    assert_eq!(gone.store.phase, Phase::Deleted);
+    assert_eq!(gone.store.status.phase, Phase::Deleted);
     assert_eq!(
         gone.events[0].message,
         "store deleted: nothing was created in the cluster"
     );
 
     let before = provisioning(6).phase(Phase::Ready).build();
-    let nothing = conclude(before.clone(), Conclusion::Nothing);
+    let nothing = concluded(before.clone(), Conclusion::Nothing);
     assert!(nothing.events.is_empty());
-    assert_eq!(nothing.store.phase, before.phase);
+    assert_eq!(nothing.store.status.phase, before.status.phase);
     for t in [ready, gone, nothing] {
         assert_eq!((t.next, t.attempts), (Next::Settle, 0));
-        assert_eq!(t.store.observed_generation, t.store.generation);
+        assert_eq!(t.store.status.observed_generation, t.store.generation);
     }
 }
 
@@ -417,13 +457,14 @@ fn deletion_requests_the_namespace_then_settles_once_it_is_gone() {
     );
     assert_eq!(requested.next, Next::Continue);
     assert_eq!(
-        requested.store.deletion_done,
+        requested.store.status.deletion_done,
         Some(DeletionStep::DeleteNamespace),
         "deletion progress is explicit state"
     );
     assert_eq!(
         requested
             .store
+            .status
             .conditions
             .get(ConditionType::NamespaceReady)
             .map(|c| (c.status, c.reason.as_str())),
@@ -450,7 +491,7 @@ fn deletion_requests_the_namespace_then_settles_once_it_is_gone() {
         },
         0,
     );
-    assert_eq!(still_there.store.phase, Phase::Deleting);
+    assert_eq!(still_there.store.status.phase, Phase::Deleting);
     assert!(matches!(still_there.next, Next::Wait { .. }));
 
     let gone = turn(
@@ -459,7 +500,7 @@ fn deletion_requests_the_namespace_then_settles_once_it_is_gone() {
         done("NamespaceGone", "namespace store-shop-1 is gone"),
         0,
     );
-    assert_eq!(gone.store.phase, Phase::Deleted);
+    assert_eq!(gone.store.status.phase, Phase::Deleted);
     assert_eq!(gone.next, Next::Settle);
     assert_eq!(reasons(&gone), vec![(EventKind::Normal, "Deleted")]);
     assert_eq!(
@@ -484,12 +525,12 @@ fn what_comes_next_decides_when_the_store_is_due_again() {
     ];
     for (next, due) in cases {
         let t = Transition {
-            store: store.clone(),
+            status: store.status.clone(),
             events: Vec::new(),
             attempts: 2,
             next: next.clone(),
         };
-        let (progress, back) = t.into_progress(at(100));
+        let (progress, back) = t.into_progress(store.id, at(100));
         assert_eq!(progress.next_attempt_at, due, "{next:?}");
         assert_eq!((back, progress.attempts), (next, 2));
     }

@@ -142,8 +142,8 @@ pub async fn wait_for(
                 .collect();
             panic!(
                 "timed out waiting for {what}; phase {:?}, message {:?}\n{}",
-                store.phase,
-                store.message,
+                store.status.phase,
+                store.status.message,
                 log.join("\n")
             );
         }

@@ -142,7 +142,10 @@ async fn list_page(
             })
             .collect(),
         phases: Phase::ALL.into_iter().map(Phase::as_str).collect(),
-        visible_stores: stores.iter().filter(|s| s.phase != Phase::Deleted).count(),
+        visible_stores: stores
+            .iter()
+            .filter(|s| s.status.phase != Phase::Deleted)
+            .count(),
         conditions_total: ConditionType::ORDER.len(),
     };
     Ok(render(status, "list.html", &page))

@@ -118,7 +118,7 @@ pub(crate) async fn detail(
         .events(store.id, 0, EVENTS_ON_PAGE)
         .await
         .map_err(ApiError::from)?;
-    let owns = store.owner == session.caller.user.name;
+    let owns = store.spec.owner == session.caller.user.name;
     let credentials_ready = owns
         && app
             .state()
@@ -135,11 +135,12 @@ pub(crate) async fn detail(
         deadline: time(store.deadline_at),
         updated: time(store.updated_at),
         generation: store.generation,
-        observed_generation: store.observed_generation,
+        observed_generation: store.status.observed_generation,
         conditions: ConditionType::ORDER
             .into_iter()
             .map(|kind| {
                 store
+                    .status
                     .conditions
                     .get(kind)
                     .map_or_else(|| ConditionRow::pending(kind), ConditionRow::from)
@@ -152,8 +153,8 @@ pub(crate) async fn detail(
         failing: failing_step(&store),
         created_iso: store.created_at.to_rfc3339(),
         deadline_iso: store.deadline_at.to_rfc3339(),
-        provisioning: matches!(store.phase, Phase::Requested | Phase::Provisioning),
-        failed: store.phase == Phase::Failed,
+        provisioning: matches!(store.status.phase, Phase::Requested | Phase::Provisioning),
+        failed: store.status.phase == Phase::Failed,
     };
     Ok(render(StatusCode::OK, "detail.html", &page))
 }

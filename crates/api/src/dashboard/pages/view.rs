@@ -40,10 +40,11 @@ fn progress(conditions: &[Condition]) -> String {
 /// The step being retried after failing, as "Step: message", while the store is provisioning:
 /// what makes a store look like it keeps failing.
 pub(super) fn failing_step(store: &Store) -> Option<String> {
-    if store.phase != Phase::Provisioning {
+    if store.status.phase != Phase::Provisioning {
         return None;
     }
     store
+        .status
         .conditions
         .0
         .iter()
@@ -73,28 +74,28 @@ pub(super) struct StoreRow {
 
 impl StoreRow {
     pub(super) fn new(s: &Store, hosts: &StoreHosts) -> Self {
-        let gone = s.phase == Phase::Deleted;
+        let gone = s.status.phase == Phase::Deleted;
         Self {
             id: s.id.to_string(),
-            host: hosts.host(&s.name),
-            name: s.name.to_string(),
-            owner: s.owner.clone(),
-            engine: s.engine.as_str(),
-            plan: s.plan.as_str(),
-            phase: s.phase.as_str(),
+            host: hosts.host(&s.spec.name),
+            name: s.spec.name.to_string(),
+            owner: s.spec.owner.to_string(),
+            engine: s.spec.engine.as_str(),
+            plan: s.spec.plan.as_str(),
+            phase: s.status.phase.as_str(),
             // A deleted store has no live links, no "retrying" and no stale conditions.
             progress: if gone {
                 String::new()
             } else {
-                progress(&s.conditions.0)
+                progress(&s.status.conditions.0)
             },
-            message: if gone { None } else { s.message.clone() },
-            storefront_url: web_url(s.storefront_url.clone()).filter(|_| !gone),
-            admin_url: web_url(s.admin_url.clone()).filter(|_| !gone),
+            message: if gone { None } else { s.status.message.clone() },
+            storefront_url: web_url(s.status.storefront_url.clone()).filter(|_| !gone),
+            admin_url: web_url(s.status.admin_url.clone()).filter(|_| !gone),
             created: time(s.created_at),
             created_iso: s.created_at.to_rfc3339(),
-            expires: s.expires_at.map(time),
-            deletable: !matches!(s.phase, Phase::Deleting | Phase::Deleted),
+            expires: s.spec.expires_at.map(time),
+            deletable: !matches!(s.status.phase, Phase::Deleting | Phase::Deleted),
         }
     }
 }
