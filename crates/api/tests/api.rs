@@ -2,15 +2,15 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
+mod common;
+
 use chrono::Utc;
-use prometheus_client::registry::Registry;
 use reqwest::{header, Client, StatusCode};
 use serde_json::{json, Value};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
-use storefleet_api::{auth, metrics::HttpMetrics, ApiConfig, AppState};
-use storefleet_state::{OwnerCredentials, PlatformKey, Role, StateStore};
+use storefleet_api::{auth, ApiConfig};
+use storefleet_state::{OwnerCredentials, PlatformKey, StateStore};
 
 struct TestApp {
     base: String,
@@ -24,47 +24,14 @@ struct TestApp {
 
 impl TestApp {
     async fn start(state: StateStore, dir: Option<tempfile::TempDir>, config: ApiConfig) -> Self {
-        let mut tokens = Vec::new();
-        for (name, role) in [
-            ("admin", Role::Admin),
-            ("alice", Role::User),
-            ("bob", Role::User),
-        ] {
-            let token = auth::generate_token();
-            state
-                .create_user(
-                    &storefleet_domain::UserName::parse(name).expect("a user name"),
-                    role,
-                    &auth::hash_token(&token),
-                    Utc::now(),
-                )
-                .await
-                .expect("user");
-            tokens.push(token);
-        }
-        let mut registry = Registry::with_prefix("storefleet");
-        let metrics = HttpMetrics::register(&mut registry);
-        let app_state = AppState::new(state.clone(), config, None, metrics);
-        let router = storefleet_api::app(app_state, Arc::new(registry));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(storefleet_api::serve(
-            listener,
-            router,
-            std::future::pending(),
-        ));
-        let bob = tokens.pop().expect("bob");
-        let alice = tokens.pop().expect("alice");
-        let admin = tokens.pop().expect("admin");
+        let spawned = common::spawn_app(state, config).await;
         Self {
-            base,
+            base: spawned.base,
             client: Client::new(),
-            state,
-            admin,
-            alice,
-            bob,
+            state: spawned.state,
+            admin: spawned.admin,
+            alice: spawned.alice,
+            bob: spawned.bob,
             _dir: dir,
         }
     }
@@ -1182,13 +1149,8 @@ async fn a_live_stream_ends_when_its_token_is_rotated(app: TestApp) {
         .await;
     assert_eq!(stream.status(), StatusCode::OK);
     let audit = storefleet_state::AuditEntry {
-        actor: "cli".to_owned(),
-        action: "user.rotate_token".into(),
         target: Some("alice".to_owned()),
-        source_ip: None,
-        request_id: None,
-        outcome: "succeeded".into(),
-        detail: None,
+        ..storefleet_state::fixtures::audit_entry("cli", "user.rotate_token")
     };
     app.state
         .rotate_token(

@@ -3,15 +3,15 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
+mod common;
+
 use chrono::Utc;
-use prometheus_client::registry::Registry;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{redirect, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use storefleet_api::{auth, metrics::HttpMetrics, ApiConfig, AppState};
-use storefleet_state::{CreateLimits, NewEvent, OwnerCredentials, PlatformKey, Role, StateStore};
+use storefleet_api::{auth, ApiConfig, AppState};
+use storefleet_state::{CreateLimits, NewEvent, OwnerCredentials, PlatformKey, StateStore};
 
 struct Dash {
     base: String,
@@ -43,51 +43,18 @@ async fn start(config: ApiConfig) -> Dash {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/dash.db", dir.path().display());
     let state = StateStore::connect(&url).await.expect("sqlite");
-    let mut tokens = Vec::new();
-    for (name, role) in [
-        ("admin", Role::Admin),
-        ("alice", Role::User),
-        ("bob", Role::User),
-    ] {
-        let token = auth::generate_token();
-        state
-            .create_user(
-                &storefleet_domain::UserName::parse(name).expect("a user name"),
-                role,
-                &auth::hash_token(&token),
-                Utc::now(),
-            )
-            .await
-            .expect("user");
-        tokens.push(token);
-    }
-    let mut registry = Registry::with_prefix("storefleet");
-    let metrics = HttpMetrics::register(&mut registry);
-    let app_state = AppState::new(state.clone(), config, None, metrics);
-    let router = storefleet_api::app(app_state.clone(), Arc::new(registry));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(storefleet_api::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    let bob = tokens.pop().expect("bob");
-    let alice = tokens.pop().expect("alice");
-    let admin = tokens.pop().expect("admin");
+    let spawned = common::spawn_app(state, config).await;
     Dash {
-        base,
+        base: spawned.base,
         client: Client::builder()
             .redirect(redirect::Policy::none())
             .build()
             .expect("client"),
-        state,
-        admin,
-        alice,
-        bob,
-        app: app_state,
+        state: spawned.state,
+        admin: spawned.admin,
+        alice: spawned.alice,
+        bob: spawned.bob,
+        app: spawned.app,
         _dir: dir,
     }
 }
@@ -393,13 +360,8 @@ async fn sessions_live_on_the_server_and_end_when_the_token_is_rotated() {
             "alice",
             &auth::hash_token(&auth::generate_token()),
             &storefleet_state::AuditEntry {
-                actor: "admin".to_owned(),
-                action: "user.rotate_token".into(),
                 target: Some("alice".to_owned()),
-                source_ip: None,
-                request_id: None,
-                outcome: "succeeded".into(),
-                detail: None,
+                ..storefleet_state::fixtures::audit_entry("admin", "user.rotate_token")
             },
             chrono::Utc::now(),
         )

@@ -3,9 +3,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests stop at the first surprise
 
 use chrono::{Duration, Utc};
-use storefleet_domain::{
-    ConditionStatus, ConditionType, DeletionStep, Engine, Phase, Plan, StoreName,
-};
+use storefleet_domain::{ConditionStatus, ConditionType, DeletionStep, Engine, Phase};
+use storefleet_state::fixtures::{self, user};
 use storefleet_state::{
     AuditEntry, CreateError, CreateLimits, DeleteOutcome, NewEvent, NewStore, Progress, Role,
     StateStore, UserError, IDEMPOTENCY_KEY_TTL,
@@ -131,20 +130,13 @@ fn audit(actor: &str, action: &str) -> AuditEntry {
     }
 }
 
-fn user(name: &str) -> storefleet_domain::UserName {
-    storefleet_domain::UserName::parse(name).expect("a user name")
-}
-
 fn new_store(owner: &str, name: &str, key: Option<(&str, &str)>) -> NewStore {
     NewStore {
-        name: StoreName::parse(name).expect("valid name"),
         owner: user(owner),
-        engine: Engine::Medusa,
-        plan: Plan::Small,
         cluster: "local".to_owned(),
-        expires_at: None,
         deadline_at: Utc::now() + Duration::minutes(10),
         idempotency: key.map(|(k, h)| (k.to_owned(), h.to_owned())),
+        ..fixtures::new_store(name, Engine::Medusa)
     }
 }
 
@@ -615,7 +607,7 @@ async fn users_are_found_by_token_hash_only(state: StateStore) {
         .expect("lookup")
         .is_none());
     let again = state
-        .create_user(&self::user("alice"), Role::User, "hash-c", Utc::now())
+        .create_user(&fixtures::user("alice"), Role::User, "hash-c", Utc::now())
         .await;
     assert!(matches!(again, Err(UserError::Exists(_))));
 }
