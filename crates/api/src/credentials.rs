@@ -133,7 +133,7 @@ pub(crate) async fn credentials_for(
     );
     app.state().record_audit(&read, Utc::now()).await?;
     Ok(CredentialsView {
-        store_id: store.id,
+        store_id: store.id.into(),
         name: store.spec.name.to_string(),
         engine: store.spec.engine,
         storefront_url: store.status.storefront_url,

@@ -5,7 +5,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
+use storefleet_domain::StoreId;
 
 /// `axum::Json`, but a malformed body gets our error body with the serde reason.
 pub struct ApiJson<T>(pub T);
@@ -74,6 +74,6 @@ where
 }
 
 /// Parse a store id from the path, with a clear message for anything that is not one.
-pub fn store_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound("no store with this id; ids are UUIDs"))
+pub fn store_id(raw: &str) -> Result<StoreId, ApiError> {
+    StoreId::parse_str(raw).map_err(|_| ApiError::NotFound("no store with this id; ids are UUIDs"))
 }

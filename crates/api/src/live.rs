@@ -12,9 +12,8 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use storefleet_domain::Phase;
+use storefleet_domain::{Phase, StoreId};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 /// How long a live event stream waits for a change before it looks anyway: changes made in
 /// this process, or announced by PostgreSQL NOTIFY, wake it at once; this only bounds the delay
@@ -80,7 +79,7 @@ pub(crate) struct Viewer {
 
 struct StreamState {
     app: AppState,
-    store_id: Uuid,
+    store_id: StoreId,
     after: i64,
     finished: bool,
     viewer: Viewer,
@@ -93,7 +92,7 @@ struct StreamState {
 /// maximum lifetime, or when the viewer's token no longer names the viewer.
 pub(crate) fn event_stream(
     app: AppState,
-    store_id: Uuid,
+    store_id: StoreId,
     after: i64,
     viewer: Viewer,
     slot: Slot,

@@ -15,7 +15,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use storefleet_domain::{Condition, Engine, Phase, Plan, Store, StoreHosts, StoreName, Ttl};
+use storefleet_domain::{
+    Condition, Engine, Phase, Plan, Store, StoreHosts, StoreId, StoreName, Ttl,
+};
 use storefleet_state::{
     AuditAction, AuditOutcome, CreateOutcome, DeleteOutcome, NewStore, PhaseFilter, StoreEvent,
 };
@@ -85,7 +87,7 @@ impl StoreView {
     /// The view of `s`, its host and URL made by `hosts`.
     pub fn new(s: Store, hosts: &StoreHosts) -> Self {
         Self {
-            id: s.id,
+            id: s.id.into(),
             host: hosts.host(&s.spec.name),
             url: hosts.url(&s.spec.name),
             name: s.spec.name.to_string(),
@@ -131,7 +133,7 @@ impl From<StoreEvent> for EventView {
     fn from(e: StoreEvent) -> Self {
         Self {
             id: e.id,
-            store_id: e.store_id,
+            store_id: e.store_id.into(),
             at: e.at,
             kind: e.kind,
             reason: e.reason,
@@ -403,7 +405,7 @@ async fn list_stores(
         engine: params.engine,
         name: params.name,
         newest_first,
-        after: params.after,
+        after: params.after.map(StoreId::from),
         limit,
     };
     let body = app
@@ -418,7 +420,7 @@ async fn list_stores(
                     .into_iter()
                     .map(|s| StoreView::new(s, &app.config().hosts))
                     .collect(),
-                next_after,
+                next_after: next_after.map(Uuid::from),
             };
             serde_json::to_vec(&list)
                 .map(Bytes::from)

@@ -754,7 +754,7 @@ async fn events_are_served_as_json_and_as_a_live_stream(app: TestApp) {
         .starts_with("text/event-stream"));
     let mut body = response.bytes_stream();
     let mut seen = String::new();
-    let store_id = uuid::Uuid::parse_str(&id).expect("uuid");
+    let store_id = storefleet_domain::StoreId::parse_str(&id).expect("uuid");
     let state = app.state.clone();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -1334,7 +1334,7 @@ async fn only_the_owner_reads_credentials_and_only_while_a_copy_exists(app: Test
         .create(&app.alice, json!({"name": "shop", "engine": "medusa"}))
         .await;
     let id = store["id"].as_str().expect("id").to_owned();
-    let store_id = uuid::Uuid::parse_str(&id).expect("uuid");
+    let store_id = storefleet_domain::StoreId::parse_str(&id).expect("uuid");
     let path = format!("/api/v1/stores/{id}/credentials");
 
     let (status, body) = app.get(&app.alice, &path).await;
@@ -1566,7 +1566,7 @@ async fn a_failed_store_is_retried_by_its_owner_or_an_admin_only_from_failed(app
     assert_eq!(by_admin.status(), StatusCode::ACCEPTED);
 }
 
-fn store_id(id: &str) -> uuid::Uuid {
+fn store_id(id: &str) -> storefleet_domain::StoreId {
     id.parse().expect("uuid")
 }
 

@@ -615,7 +615,7 @@ async fn hostile_values_are_escaped_in_every_page() {
     let event = NewEvent::warning("<b>Bad</b>", hostile);
     dash.state
         .record_events(
-            uuid::Uuid::parse_str(id).expect("uuid"),
+            uuid::Uuid::parse_str(id).expect("uuid").into(),
             &[event],
             Utc::now(),
         )
@@ -974,7 +974,7 @@ async fn only_the_owner_is_offered_and_shown_the_credentials() {
         "{html}"
     );
 
-    let store_id = uuid::Uuid::parse_str(id).expect("uuid");
+    let store_id = storefleet_domain::StoreId::parse_str(id).expect("uuid");
     let credentials = OwnerCredentials {
         admin_user: Some("shop-admin".to_owned()),
         admin_email: Some("admin@shop.example".to_owned()),

@@ -12,7 +12,8 @@ use storefleet_domain::secrets::key;
 use storefleet_domain::{Engine, Phase, Plan, Store};
 
 fn store(plan: Plan) -> Store {
-    let id = uuid::Uuid::parse_str("01930000-0000-7000-8000-0000c0ffee01").expect("uuid");
+    let id = storefleet_domain::StoreId::parse_str("01930000-0000-7000-8000-0000c0ffee01")
+        .expect("uuid");
     StoreBuilder::new("demo-shop")
         .id(id)
         .owner("alice")

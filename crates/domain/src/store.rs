@@ -2,10 +2,60 @@
 
 use crate::{Conditions, DeletionStep, Engine, Phase, Plan, StoreName, UserName};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A store's id: a UUID v7, so ids sort by creation time.
-pub type StoreId = Uuid;
+/// A store's id: a UUID v7, so ids sort by creation time. A type of its own, so a user's
+/// or an event's id cannot be passed where a store's is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoreId(Uuid);
+
+impl StoreId {
+    /// A new id for a store created now.
+    pub fn now_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// Parse the text form (any UUID form `uuid` accepts).
+    pub fn parse_str(text: &str) -> Result<Self, uuid::Error> {
+        Uuid::parse_str(text).map(Self)
+    }
+
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
+
+    /// The id as 32 hex digits without hyphens.
+    pub fn simple(&self) -> uuid::fmt::Simple {
+        self.0.simple()
+    }
+}
+
+impl From<Uuid> for StoreId {
+    fn from(value: Uuid) -> Self {
+        Self(value)
+    }
+}
+
+impl From<StoreId> for Uuid {
+    fn from(value: StoreId) -> Self {
+        value.0
+    }
+}
+
+impl std::str::FromStr for StoreId {
+    type Err = uuid::Error;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse_str(text)
+    }
+}
+
+impl std::fmt::Display for StoreId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The namespace a store lives in: `store-<name>-<last 6 hex of its id>`. Deterministic,
 /// so a retried step finds what an earlier attempt created instead of making a second one.
@@ -120,14 +170,14 @@ mod tests {
     #[test]
     fn the_namespace_is_derived_from_name_and_id() {
         let name = StoreName::parse("shop").expect("valid name");
-        let id = Uuid::parse_str("0192f3a4-0000-7000-8000-00000abcdef1").expect("uuid");
+        let id = StoreId::parse_str("0192f3a4-0000-7000-8000-00000abcdef1").expect("uuid");
         assert_eq!(namespace_for(&name, id), "store-shop-bcdef1");
     }
 
     #[test]
     fn the_longest_namespace_is_a_valid_label() {
         let name = StoreName::parse(&"a".repeat(30)).expect("valid name");
-        assert!(namespace_for(&name, Uuid::now_v7()).len() <= 63);
+        assert!(namespace_for(&name, StoreId::now_v7()).len() <= 63);
     }
 
     #[test]

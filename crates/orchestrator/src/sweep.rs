@@ -53,7 +53,7 @@ async fn known_here(
     ctx: &Context,
     store_id: Option<&str>,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
-    let Some(id) = store_id.and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+    let Some(id) = store_id.and_then(|id| storefleet_domain::StoreId::parse_str(id).ok()) else {
         return Ok(false);
     };
     Ok(ctx.state.get_store(id).await?.is_some())

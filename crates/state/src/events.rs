@@ -102,7 +102,7 @@ impl StateStore {
                 let store_id: String = row.try_get("store_id")?;
                 Ok(StoreEvent {
                     id: row.try_get("id")?,
-                    store_id: rows::uuid(&store_id)?,
+                    store_id: rows::store_id(&store_id)?,
                     at: rows::time(row.try_get("at")?)?,
                     kind: row.try_get("kind")?,
                     reason: row.try_get("reason")?,

@@ -3,7 +3,7 @@
 use crate::StateError;
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, Row};
-use storefleet_domain::{Conditions, Store, StoreName, StoreSpec, StoreStatus, UserName};
+use storefleet_domain::{Conditions, Store, StoreId, StoreName, StoreSpec, StoreStatus, UserName};
 use uuid::Uuid;
 
 /// Every column of `stores`, in the order [`store_from_row`] reads them by name.
@@ -20,6 +20,10 @@ pub(crate) fn uuid(text: &str) -> Result<Uuid, StateError> {
     Uuid::parse_str(text).map_err(|e| StateError::Corrupt(format!("id {text:?}: {e}")))
 }
 
+pub(crate) fn store_id(text: &str) -> Result<StoreId, StateError> {
+    uuid(text).map(StoreId::from)
+}
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StateError {
     StateError::Corrupt(format!("{what}: {e}"))
 }
@@ -34,7 +38,7 @@ pub(crate) fn store_from_row(row: &AnyRow) -> Result<Store, StateError> {
     let conditions: String = row.try_get("conditions")?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     Ok(Store {
-        id: uuid(&id)?,
+        id: store_id(&id)?,
         spec: StoreSpec {
             name: StoreName::parse(&name).map_err(|e| corrupt("name", e))?,
             owner: UserName::parse(&owner).map_err(|e| corrupt("owner", e))?,

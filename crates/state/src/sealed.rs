@@ -176,14 +176,13 @@ impl OwnerCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
 
     fn key() -> PlatformKey {
         PlatformKey::from_base64(&PlatformKey::generate_base64()).expect("key")
     }
 
     fn store() -> StoreId {
-        Uuid::now_v7()
+        StoreId::now_v7()
     }
 
     #[test]
@@ -277,14 +276,14 @@ mod tests {
             plaintext in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
         ) {
             let k = PlatformKey::from_base64(&STANDARD.encode(raw)).expect("32 bytes");
-            let id = Uuid::now_v7();
+            let id = StoreId::now_v7();
             let sealed = k.seal(id, &plaintext);
             proptest::prop_assert_eq!(k.open(id, &sealed).expect("open"), plaintext);
         }
 
         #[test]
         fn opening_arbitrary_text_never_panics(text in "\\PC{0,80}|v1\\.[A-Za-z0-9+/=]{0,24}\\.[A-Za-z0-9+/=]{0,40}") {
-            proptest::prop_assert!(key().open(Uuid::now_v7(), &text).is_err());
+            proptest::prop_assert!(key().open(StoreId::now_v7(), &text).is_err());
         }
     }
 

@@ -9,7 +9,6 @@ use sqlx::{Any, Transaction};
 use storefleet_domain::{
     namespace_for, Engine, Phase, Plan, Store, StoreId, StoreName, StoreSpec, StoreStatus, UserName,
 };
-use uuid::Uuid;
 
 /// What a caller asks for; already validated at the edge.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +159,7 @@ impl StateStore {
             });
         }
 
-        let id = Uuid::now_v7();
+        let id = StoreId::now_v7();
         let store = Store {
             id,
             namespace: namespace_for(&new.name, id),

@@ -221,7 +221,7 @@ impl StateStore {
         .await?;
         let mut expired = Vec::with_capacity(rows.len());
         for row in rows {
-            let id = rows::uuid(&row.try_get::<String, _>("id")?)?;
+            let id = rows::store_id(&row.try_get::<String, _>("id")?)?;
             insert_event(
                 &mut tx,
                 id,

@@ -102,7 +102,7 @@ fn progress(store: storefleet_domain::Store, next_attempt_at: chrono::DateTime<U
 
 /// What an orchestrator does at the end of a deletion: claim the (due) store and record it
 /// deleted.
-async fn record_deleted(state: &StateStore, id: uuid::Uuid) {
+async fn record_deleted(state: &StateStore, id: storefleet_domain::StoreId) {
     let now = Utc::now();
     let mut gone = claim(state, "orchestrator", now)
         .await
@@ -427,7 +427,11 @@ async fn deleting_twice_changes_nothing_the_second_time(state: StateStore) {
     assert!(matches!(second, Some(DeleteOutcome::AlreadyDeleting(_))));
     assert_eq!(state.row_counts().await.expect("counts"), before);
     let missing = state
-        .request_delete(uuid::Uuid::now_v7(), &audit("alice", "d"), Utc::now())
+        .request_delete(
+            storefleet_domain::StoreId::now_v7(),
+            &audit("alice", "d"),
+            Utc::now(),
+        )
         .await
         .expect("delete");
     assert!(missing.is_none());
@@ -798,7 +802,11 @@ async fn credentials_are_kept_sealed_and_dropped_when_deletion_starts(state: Sta
         None
     );
     assert!(!state
-        .save_credentials(uuid::Uuid::now_v7(), "v1.nobody", Utc::now())
+        .save_credentials(
+            storefleet_domain::StoreId::now_v7(),
+            "v1.nobody",
+            Utc::now()
+        )
         .await
         .expect("unknown store"));
 

@@ -13,6 +13,7 @@
 use chrono::Utc;
 use sqlx::migrate::Migrator;
 use std::path::Path;
+use storefleet_domain::StoreId;
 use storefleet_domain::{
     ConditionStatus, ConditionType, Conditions, DeletionStep, Engine, Plan, StoreName,
 };
@@ -48,7 +49,7 @@ async fn migrate_to_previous_release(url: &str, dialect: &str, files: &[&str]) {
 
 /// A deleting store as the previous release recorded it, with or without the namespace
 /// deletion requested (NamespaceReady False with reason `Deleting`).
-async fn insert_deleting(url: &str, name: &str, namespace_deleting: bool) -> Uuid {
+async fn insert_deleting(url: &str, name: &str, namespace_deleting: bool) -> StoreId {
     insert_store(url, "tester", name, "deleting", namespace_deleting).await
 }
 
@@ -59,7 +60,7 @@ async fn insert_store(
     name: &str,
     phase: &str,
     namespace_deleting: bool,
-) -> Uuid {
+) -> StoreId {
     let mut conditions = Conditions::default();
     conditions.set(
         ConditionType::NamespaceReady,
@@ -77,7 +78,7 @@ async fn insert_store(
             Utc::now(),
         );
     }
-    let id = Uuid::now_v7();
+    let id = StoreId::now_v7();
     let now = Utc::now().timestamp_millis();
     let pool = sqlx::AnyPool::connect(url).await.expect("connect");
     sqlx::query(

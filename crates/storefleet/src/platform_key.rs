@@ -93,7 +93,7 @@ mod tests {
         let path = dir.path().join("storefleet.db.key");
         let first = ensure_key_file(&path).expect("made");
         let second = ensure_key_file(&path).expect("read back");
-        let id = uuid::Uuid::now_v7();
+        let id = storefleet_domain::StoreId::now_v7();
         let sealed = first.seal(id, b"x");
         assert_eq!(second.open(id, &sealed).expect("same key"), b"x");
         #[cfg(unix)]

@@ -37,7 +37,7 @@ fn spawn_orchestrator(
 
 async fn wait_for(
     state: &StateStore,
-    id: uuid::Uuid,
+    id: storefleet_domain::StoreId,
     what: &str,
     done: impl Fn(&Store) -> bool,
 ) -> Store {

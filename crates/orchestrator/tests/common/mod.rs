@@ -124,7 +124,7 @@ pub async fn create_engine(env: &Env, name: &str, engine: Engine) -> Store {
 
 pub async fn wait_for(
     env: &Env,
-    id: uuid::Uuid,
+    id: storefleet_domain::StoreId,
     what: &str,
     done: impl Fn(&Store) -> bool,
 ) -> Store {

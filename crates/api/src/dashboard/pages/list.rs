@@ -104,7 +104,7 @@ async fn list_page(
     let owner = (!caller.is_admin()).then_some(caller.user.name.as_str());
     let stores = app
         .state()
-        .list_stores(owner, after, PAGE)
+        .list_stores(owner, after.map(storefleet_domain::StoreId::from), PAGE)
         .await
         .map_err(ApiError::from)?;
     let next_after = (stores.len() as i64 == PAGE)
