@@ -10,6 +10,7 @@ pub mod client_ip;
 pub mod credentials;
 pub mod dashboard;
 pub mod error;
+mod event_view;
 mod extract;
 pub mod health;
 mod live;

@@ -3,7 +3,7 @@
 //! and each ending early once its caller's token stops being valid (rotated or removed).
 
 use crate::error::ApiError;
-use crate::stores::EventView;
+use crate::event_view::EventView;
 use crate::AppState;
 use axum::http::StatusCode;
 use axum::response::sse::Event;

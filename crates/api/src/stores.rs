@@ -3,6 +3,7 @@
 use crate::auth::Caller;
 use crate::cache::ListKey;
 use crate::error::{ApiError, ErrorBody};
+pub use crate::event_view::{EventList, EventView};
 use crate::extract::{store_id, ApiJson, ApiPath};
 use crate::AppState;
 use axum::extract::{Query, State};
@@ -19,7 +20,7 @@ use storefleet_domain::{
     Condition, Engine, Phase, Plan, Store, StoreHosts, StoreId, StoreName, Ttl,
 };
 use storefleet_state::{
-    AuditAction, AuditOutcome, CreateOutcome, DeleteOutcome, NewStore, PhaseFilter, StoreEvent,
+    AuditAction, AuditOutcome, CreateOutcome, DeleteOutcome, NewStore, PhaseFilter,
 };
 use uuid::Uuid;
 
@@ -116,35 +117,6 @@ pub struct StoreList {
     pub items: Vec<StoreView>,
     /// Pass as `after` to get the next page; absent on the last page.
     pub next_after: Option<Uuid>,
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct EventView {
-    pub id: i64,
-    pub store_id: Uuid,
-    pub at: DateTime<Utc>,
-    /// `Normal` or `Warning`.
-    pub kind: String,
-    pub reason: String,
-    pub message: String,
-}
-
-impl From<StoreEvent> for EventView {
-    fn from(e: StoreEvent) -> Self {
-        Self {
-            id: e.id,
-            store_id: e.store_id.into(),
-            at: e.at,
-            kind: e.kind,
-            reason: e.reason,
-            message: e.message,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct EventList {
-    pub items: Vec<EventView>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
