@@ -95,26 +95,52 @@ impl StateStore {
         now: DateTime<Utc>,
     ) -> Result<CreateOutcome, CreateError> {
         let mut tx = self.pool().begin().await?;
+        match self.create_in(&mut tx, new, limits, audit, now).await {
+            Ok(outcome) if !outcome.replayed => {
+                self.commit_change(tx).await?;
+                Ok(outcome)
+            }
+            // A replay or a refusal changed nothing. End the transaction now rather than on
+            // drop: a dropped transaction's ROLLBACK is only queued, and until it runs the
+            // create gate stays locked for every other create. Should the ROLLBACK itself fail,
+            // the pool closes the connection (`fault`), and the answer is still this one.
+            answer => {
+                if let Err(error) = tx.rollback().await {
+                    tracing::warn!(%error, "ending a create that changed nothing failed");
+                }
+                answer
+            }
+        }
+    }
+
+    /// The body of [`StateStore::create_store`] inside its transaction; the caller commits
+    /// only a new store.
+    async fn create_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        new: NewStore,
+        limits: CreateLimits,
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<CreateOutcome, CreateError> {
         sqlx::query("UPDATE create_gate SET seq = seq + 1 WHERE id = 1")
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
 
         if let Some((key, hash)) = &new.idempotency {
             if let Some(earlier) =
-                crate::idempotency::earlier(&mut tx, new.owner.as_str(), key, now).await?
+                crate::idempotency::earlier(tx, new.owner.as_str(), key, now).await?
             {
                 if &earlier.request_hash != hash {
                     return Err(CreateError::IdempotencyMismatch);
                 }
                 let store_id = earlier.store_id;
-                let store = fetch_store(&mut tx, &store_id).await?.ok_or_else(|| {
+                let store = fetch_store(tx, &store_id).await?.ok_or_else(|| {
                     StateError::Corrupt(format!(
                         "idempotency key points at missing store {store_id}"
                     ))
                 })?;
                 if matches!(store.status.phase, Phase::Deleting | Phase::Deleted) {
-                    // Release the create gate now, not when a queued ROLLBACK gets to run.
-                    tx.rollback().await?;
                     return Err(CreateError::IdempotentStoreDeleted { store_id });
                 }
                 return Ok(CreateOutcome {
@@ -129,7 +155,7 @@ impl StateStore {
             sqlx::query_as("SELECT COUNT(*) FROM stores WHERE owner = $1 AND phase <> $2")
                 .bind(new.owner.as_str())
                 .bind(live)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
         if owned >= limits.per_user {
             return Err(CreateError::UserQuota {
@@ -138,7 +164,7 @@ impl StateStore {
         }
         let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stores WHERE phase <> $1")
             .bind(live)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
         if total >= limits.total {
             return Err(CreateError::TotalQuota {
@@ -150,7 +176,7 @@ impl StateStore {
             sqlx::query_as("SELECT owner FROM stores WHERE name = $1 AND phase <> $2 LIMIT 1")
                 .bind(new.name.as_str())
                 .bind(live)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if let Some((holder,)) = holder {
             return Err(CreateError::NameTaken {
@@ -195,7 +221,7 @@ impl StateStore {
         .bind(store.spec.expires_at.map(millis))
         .bind(millis(store.deadline_at))
         .bind(millis(now))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| name_index_refused(e, &store))?;
         if let Some((key, hash)) = &new.idempotency {
@@ -208,7 +234,7 @@ impl StateStore {
             .bind(hash)
             .bind(store.id.to_string())
             .bind(millis(now))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         let event = NewEvent::normal(
@@ -218,14 +244,13 @@ impl StateStore {
                 store.spec.engine, store.spec.plan
             ),
         );
-        insert_event(&mut tx, store.id, &event, now).await?;
+        insert_event(tx, store.id, &event, now).await?;
         let audit = AuditEntry {
             target: Some(store.id.to_string()),
             ..audit.clone()
         };
-        insert_audit(&mut tx, &audit, now).await?;
-        self.notify_work(&mut tx).await?;
-        self.commit_change(tx).await?;
+        insert_audit(tx, &audit, now).await?;
+        self.notify_work(tx).await?;
         Ok(CreateOutcome {
             store,
             replayed: false,
@@ -285,9 +310,14 @@ impl StateStore {
     ) -> Result<Option<DeleteOutcome>, StateError> {
         let mut tx = self.pool().begin().await?;
         let Some(store) = lock_store(&mut tx, id).await? else {
+            tx.rollback().await?;
             return Ok(None);
         };
         if matches!(store.status.phase, Phase::Deleting | Phase::Deleted) {
+            // Roll back now rather than on drop: a dropped transaction's ROLLBACK is only
+            // queued, and until it runs the row stays locked (an orchestrator's SKIP LOCKED
+            // claim would pass the store by).
+            tx.rollback().await?;
             return Ok(Some(DeleteOutcome::AlreadyDeleting(store)));
         }
         sqlx::query(
