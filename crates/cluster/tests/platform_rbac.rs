@@ -660,10 +660,28 @@ async fn fence_attempts(kubeconfig: &Path, admin: &Client, attempts: &mut Vec<At
             .await,
     ));
     let relax = serde_json::json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}});
+    let namespaces = Api::<Namespace>::all(admin.clone());
+    // Each policy comes into force on its own: a loaded API server took longer for this one
+    // than for the isolation policy (seen once in CI), so wait for it too, with a dry run.
+    let dry_patch = PatchParams {
+        dry_run: true,
+        ..PatchParams::default()
+    };
+    wait_until_refused(
+        &format!("policy {pod_security} active"),
+        &format!("ValidatingAdmissionPolicy '{pod_security}'"),
+        || async {
+            namespaces
+                .patch(STORE_NS_2, &dry_patch, &Patch::Merge(&relax))
+                .await
+                .map(|_| ())
+        },
+    )
+    .await;
     attempts.push(Attempt::new(
         format!("cluster admin relaxes {STORE_NS_2} to Pod Security privileged"),
         Expect::Policy(pod_security),
-        Api::<Namespace>::all(admin.clone())
+        namespaces
             .patch(STORE_NS_2, &PatchParams::default(), &Patch::Merge(&relax))
             .await,
     ));
