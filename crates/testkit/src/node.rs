@@ -489,7 +489,7 @@ fn alive(dir: &Path, name: &str) -> bool {
 }
 
 /// A watchdog that, when this test process exits, kills every container of the node (by the
-/// pods' cgroups), then the node's processes, then removes kube-proxy's rules, the mounts,
+/// pods' cgroups), then the node's processes (by pid file, checked against the command line), then removes kube-proxy's rules, the mounts,
 /// network namespaces and bridge the node made. The control plane has its own watchdog,
 /// which removes the whole state directory after this one is done with the node.
 fn spawn_watchdog(dir: &Path, plane_dir: &Path, kube_proxy: &Path) -> Result<(), String> {
@@ -497,12 +497,22 @@ fn spawn_watchdog(dir: &Path, plane_dir: &Path, kube_proxy: &Path) -> Result<(),
     let script = format!(
         r#"while [ -d /proc/{parent} ]; do sleep 0.5; done
 touch {d}/stopping
-for p in kubelet kube-proxy dnsmasq forwarder services; do [ -f {d}/$p.pid ] && kill $(cat {d}/$p.pid) 2>/dev/null; done
+# Signal a part by its pid file only while that pid still runs the part's program: pids wrap
+# quickly on a small machine, and a stale file could name someone else's process by now.
+stop() {{
+  pid=$(cat {d}/$1.pid 2>/dev/null) || return 0
+  tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -q -- "$2" && kill $pid 2>/dev/null
+  return 0
+}}
+stop kubelet kubelet
+stop kube-proxy kube-proxy
+stop dnsmasq dnsmasq
+stop forwarder socat
 for f in $(find /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/kubepods -name cgroup.procs 2>/dev/null); do
   for pid in $(cat $f); do kill -9 $pid 2>/dev/null; done
 done
 sleep 1
-kill $(cat {d}/containerd.pid) 2>/dev/null
+stop containerd {d}/containerd.toml
 for pid in $(pgrep -f 'containerd-shim-runc-v2 -namespace k8s.io -id [0-9a-f]+ -address {d}/'); do kill -9 $pid 2>/dev/null; done
 sleep 1
 {proxy} --cleanup > /dev/null 2>&1
