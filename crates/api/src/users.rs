@@ -33,7 +33,7 @@ pub struct UserView {
 impl From<User> for UserView {
     fn from(u: User) -> Self {
         Self {
-            id: u.id,
+            id: u.id.into(),
             name: u.name.to_string(),
             role: u.role.as_str().to_owned(),
             created_at: u.created_at,

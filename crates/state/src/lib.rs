@@ -35,7 +35,7 @@ pub use sealed::{KeyError, OwnerCredentials, PlatformKey, SealError};
 pub use stats::PlatformStats;
 pub use store_query::{PhaseFilter, StoreQuery};
 pub use stores::{CreateError, CreateLimits, CreateOutcome, DeleteOutcome, NewStore};
-pub use users::{Role, User, UserError};
+pub use users::{Role, User, UserError, UserId};
 pub use work::{Progress, Work};
 
 use sqlx::any::AnyPoolOptions;

@@ -2,10 +2,9 @@
 //! the user it belongs to and when it ends. Ending a session (logout, a rotated token, a
 //! removed user) is announced like a token change, so API replicas forget it at once.
 
-use crate::users::{user_from_row, User};
+use crate::users::{user_from_row, User, UserId};
 use crate::{millis, StateError, StateStore, USERS_CHANNEL};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 impl StateStore {
     /// Open a session for `user` until `expires_at`, under the hash of its id. Sessions that
@@ -13,7 +12,7 @@ impl StateStore {
     pub async fn create_session(
         &self,
         id_hash: &str,
-        user: Uuid,
+        user: UserId,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StateError> {

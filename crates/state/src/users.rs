@@ -40,9 +40,32 @@ impl FromStr for Role {
     }
 }
 
+/// A user's id: a UUID v7, a type of its own so a store's or a session's id cannot be passed
+/// where a user's is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(Uuid);
+
+impl UserId {
+    fn now_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl From<UserId> for Uuid {
+    fn from(value: UserId) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub name: UserName,
     pub role: Role,
     pub created_at: DateTime<Utc>,
@@ -201,7 +224,7 @@ async fn insert_user(
     now: DateTime<Utc>,
 ) -> Result<User, UserError> {
     let user = User {
-        id: Uuid::now_v7(),
+        id: UserId::now_v7(),
         name: name.clone(),
         role,
         created_at: now,
@@ -229,7 +252,7 @@ pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StateError>
     let role: String = row.try_get("role")?;
     let name: String = row.try_get("name")?;
     Ok(User {
-        id: rows::uuid(&id)?,
+        id: UserId(rows::uuid(&id)?),
         name: UserName::parse(&name).map_err(|e| StateError::Corrupt(format!("user name: {e}")))?,
         role: role.parse()?,
         created_at: rows::time(row.try_get("created_at")?)?,
