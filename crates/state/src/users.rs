@@ -167,12 +167,22 @@ impl StateStore {
         now: DateTime<Utc>,
     ) -> Result<User, UserError> {
         let mut tx = self.pool().begin().await.map_err(StateError::from)?;
+        // Write first: on SQLite (WAL) a transaction that reads and then writes fails at once
+        // with SQLITE_BUSY_SNAPSHOT when another writer committed in between (no busy wait
+        // applies); writing first takes the write lock, waiting its turn. On PostgreSQL it
+        // locks the user's row against a concurrent removal or token rotation.
+        sqlx::query("UPDATE users SET name = name WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(StateError::from)?;
         let row = sqlx::query("SELECT id, name, role, created_at FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
             .await
             .map_err(StateError::from)?;
         let Some(row) = row else {
+            tx.rollback().await.map_err(StateError::from)?;
             return Err(UserError::NotFound(name.to_owned()));
         };
         let user = user_from_row(&row)?;
@@ -185,6 +195,8 @@ impl StateStore {
         .and_then(|row| row.try_get("live"))
         .map_err(StateError::from)?;
         if live > 0 {
+            // Release the lock now, not when a queued ROLLBACK gets to run.
+            tx.rollback().await.map_err(StateError::from)?;
             return Err(UserError::OwnsStores {
                 name: name.to_owned(),
                 live,
